@@ -1,0 +1,51 @@
+import { randomUUID } from 'node:crypto';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { NextFunction, Request, Response } from 'express';
+import { pinoHttp } from 'pino-http';
+import type { AppConfig } from '@app/config';
+import { createRootLogger, logContext, PinoNestLogger } from '@app/logging';
+import { JobRegistry, OutboxRelay, QUEUE_DRIVER, type QueueDriver } from '@app/queue';
+import { useStorageSafeBodyParsers } from '@app/storage';
+import { AppModule } from './app.module';
+
+const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
+
+/** Builds the API application (used by main.ts and by the end-to-end tests). */
+export async function createApiApp(config: AppConfig): Promise<NestExpressApplication> {
+  const root = createRootLogger(config.logLevel, 'api');
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+    logger: new PinoNestLogger(root),
+    // Body parsers are installed below so signed storage PUTs reach their handler as a raw stream.
+    bodyParser: false,
+    abortOnError: false,
+    // Keep-alive sockets must not hold shutdown open once their requests are done.
+    forceCloseConnections: false,
+  });
+  app.disable('x-powered-by');
+  app.set('trust proxy', 'loopback');
+  // Request id first, so every later line (access log, Nest logs, errors) carries it.
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const incoming = req.headers['x-request-id'];
+    const reqId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
+    res.setHeader('X-Request-Id', reqId);
+    logContext.run({ reqId }, next);
+  });
+  app.use(
+    pinoHttp({
+      logger: root,
+      genReqId: (_req, res) => String(res.getHeader('X-Request-Id')),
+      customLogLevel: (_req, res, err) => (err || res.statusCode >= 500 ? 'error' : res.statusCode >= 400 ? 'warn' : 'info'),
+      autoLogging: { ignore: (req) => req.url === '/health' },
+      serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }) },
+    }),
+  );
+  useStorageSafeBodyParsers(app);
+  app.enableShutdownHooks();
+  await app.init();
+  const driver = app.get<QueueDriver>(QUEUE_DRIVER);
+  // The API only enqueues, except in the embedded profile where jobs run in this process.
+  if (driver.name === 'in-process') await driver.startWorkers(app.get(JobRegistry));
+  app.get(OutboxRelay).start();
+  return app;
+}

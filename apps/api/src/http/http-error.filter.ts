@@ -1,0 +1,84 @@
+import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { AppError, type ErrorCode } from '@app/errors';
+import { logContext } from '@app/logging';
+
+interface ErrorBody {
+  statusCode: number;
+  error: string;
+  message: string;
+  code?: string;
+  requestId?: string;
+}
+
+function errorName(code: ErrorCode): string {
+  switch (code) {
+    case 'BAD_REQUEST':
+      return 'Bad Request';
+    case 'UNAUTHENTICATED':
+      return 'Unauthorized';
+    case 'FORBIDDEN':
+    case 'SIGNATURE_INVALID':
+    case 'SIGNATURE_EXPIRED':
+      return 'Forbidden';
+    case 'NOT_FOUND':
+      return 'Not Found';
+    case 'CONFLICT':
+    case 'ILLEGAL_TRANSITION':
+    case 'UPLOAD_INCOMPLETE':
+      return 'Conflict';
+    case 'PAYLOAD_TOO_LARGE':
+      return 'Payload Too Large';
+    case 'UNSUPPORTED_MEDIA_TYPE':
+      return 'Unsupported Media Type';
+    case 'STORAGE_UNAVAILABLE':
+      return 'Service Unavailable';
+  }
+}
+
+/** Maps domain errors to JSON for REST; anything unknown is a 500 with the request id, logged once. */
+@Catch()
+export class HttpErrorFilter implements ExceptionFilter {
+  private readonly logger = new Logger('HttpError');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType<string>() !== 'http') throw exception;
+    const res = host.switchToHttp().getResponse<Response>();
+    const req = host.switchToHttp().getRequest<Request>();
+    const body = this.toBody(exception, req);
+    if (res.headersSent) {
+      res.destroy();
+      return;
+    }
+    res.status(body.statusCode).json(body);
+  }
+
+  private toBody(exception: unknown, req: Request): ErrorBody {
+    if (exception instanceof AppError) {
+      return { statusCode: exception.status, error: errorName(exception.code), message: exception.message, code: exception.code };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      const message =
+        typeof response === 'string'
+          ? response
+          : Array.isArray((response as { message?: unknown }).message)
+            ? ((response as { message: string[] }).message).join('; ')
+            : String((response as { message?: unknown }).message ?? exception.message);
+      return { statusCode: status, error: exception.name.replace(/Exception$/, ''), message };
+    }
+    // The client went away mid-request: nobody is left to answer, and nothing went wrong on our side.
+    if ((exception as { name?: string })?.name === 'AbortError') {
+      return { statusCode: 400, error: 'Bad Request', message: 'The request was aborted by the client' };
+    }
+    // Malformed JSON bodies and the like come from body-parser with a status of their own.
+    const status = (exception as { status?: number; statusCode?: number })?.status ?? (exception as { statusCode?: number })?.statusCode;
+    if (typeof status === 'number' && status >= 400 && status < 500) {
+      return { statusCode: status, error: 'Bad Request', message: (exception as Error).message };
+    }
+    const requestId = logContext.getStore()?.reqId ?? String(req.headers['x-request-id'] ?? '');
+    this.logger.error(exception instanceof Error ? exception : new Error(String(exception)));
+    return { statusCode: 500, error: 'Internal Server Error', message: `Unexpected error (request ${requestId})`, requestId };
+  }
+}

@@ -1,0 +1,23 @@
+import { Module, type DynamicModule } from '@nestjs/common';
+import { ConfigModule, type AppConfig } from '@app/config';
+import { DatabaseModule } from '@app/database';
+import { FILE_JOB_HANDLERS, FilesModule } from '@app/files';
+import { QueueModule } from '@app/queue';
+import { StorageModule } from '@app/storage';
+
+/** The same domain modules as the API, without HTTP: only the job handlers run here. */
+@Module({})
+export class WorkerModule {
+  static forRoot(config: AppConfig): DynamicModule {
+    return {
+      module: WorkerModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        DatabaseModule,
+        StorageModule,
+        QueueModule.forRoot({ imports: [FilesModule], handlers: FILE_JOB_HANDLERS }),
+        FilesModule,
+      ],
+    };
+  }
+}

@@ -1,0 +1,37 @@
+// Jest runs TypeScript through SWC. NestJS 12, Apollo and a few other dependencies ship as ES modules;
+// SWC turns them into CommonJS for Jest's module registry, as Node's require(esm) does at run time.
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true },
+      target: 'es2022',
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
+  },
+];
+
+const moduleNameMapper = {
+  // The generated Prisma client imports its siblings with .js extensions (NodeNext style).
+  '^(\\.{1,2}/.*)\\.js$': '$1',
+  '^@app/([a-z-]+)$': '<rootDir>/libs/$1/src',
+  '^@app/([a-z-]+)/(.*)$': '<rootDir>/libs/$1/src/$2',
+};
+
+const common = {
+  testEnvironment: 'node',
+  rootDir: __dirname,
+  transform: { '^.+\\.(t|j|mj|cj)s$': swc },
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@apollo|graphql-upload|file-type|strtok3|token-types|peek-readable|@tokenizer|uint8array-extras|@borewit|fs-capacitor|jose)/)'],
+  moduleNameMapper,
+};
+
+module.exports = {
+  testTimeout: 60000,
+  projects: [
+    { ...common, displayName: 'unit', testMatch: ['<rootDir>/libs/**/*.spec.ts', '<rootDir>/apps/**/*.spec.ts'] },
+    { ...common, displayName: 'e2e', testMatch: ['<rootDir>/test/**/*.e2e-spec.ts'] },
+  ],
+};

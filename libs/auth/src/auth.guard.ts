@@ -1,0 +1,47 @@
+import { createParamDecorator, Injectable, SetMetadata, type CanActivate, type ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { GqlExecutionContext } from '@nestjs/graphql';
+import type { Request } from 'express';
+import { Errors } from '@app/errors';
+import type { Principal } from './principal';
+import { TokenService } from './token.service';
+
+const PUBLIC_KEY = 'auth:public';
+/** The route authenticates by other means (a signature, a public link) or not at all. */
+export const Public = () => SetMetadata(PUBLIC_KEY, true);
+
+type AuthedRequest = Request & { principal?: Principal };
+
+function requestOf(context: ExecutionContext): AuthedRequest {
+  if (context.getType<string>() === 'graphql') {
+    return GqlExecutionContext.create(context).getContext<{ req: AuthedRequest }>().req;
+  }
+  return context.switchToHttp().getRequest<AuthedRequest>();
+}
+
+/** One guard for REST and GraphQL: every route needs a valid bearer token unless marked @Public(). */
+@Injectable()
+export class AuthGuard implements CanActivate {
+  constructor(
+    private readonly tokens: TokenService,
+    private readonly reflector: Reflector,
+  ) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [context.getHandler(), context.getClass()]);
+    if (isPublic) return true;
+    const req = requestOf(context);
+    const header = req.headers.authorization;
+    const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
+    if (!match) throw Errors.unauthenticated('Missing bearer token: send Authorization: Bearer <JWT>');
+    req.principal = await this.tokens.verify(match[1]);
+    return true;
+  }
+}
+
+/** The caller of an authenticated route. */
+export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {
+  const principal = requestOf(context).principal;
+  if (!principal) throw Errors.unauthenticated();
+  return principal;
+});

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+const DEV_JWT_SECRET = 'filehub-development-secret-change-me';
+
+const bool = z
+  .enum(['true', 'false', '1', '0'])
+  .transform((v) => v === 'true' || v === '1');
+
+const positiveInt = z.coerce.number().int().positive();
+
+// Every environment variable the service reads is declared here, with its default and its rules.
+// Nothing else reads process.env.
+export const configSchema = z
+  .object({
+    NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+    PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+    HOST: z.string().min(1).default('0.0.0.0'),
+    PUBLIC_URL: z.url().optional(),
+    DATA_DIR: z.string().min(1).default('./data'),
+    DATABASE_URL: z
+      .string()
+      .regex(/^postgres(ql)?:\/\//, 'must be a postgresql:// URL')
+      .optional(),
+    REDIS_URL: z
+      .string()
+      .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+      .optional(),
+    QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('filehub'),
+    QUEUE_CONCURRENCY: positiveInt.max(256).default(4),
+    STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
+    S3_ENDPOINT: z.url().optional(),
+    S3_REGION: z.string().min(1).default('us-east-1'),
+    S3_BUCKET: z.string().min(3).max(63).optional(),
+    S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+    S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+    S3_FORCE_PATH_STYLE: bool.default(false),
+    AUTH_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+    AUTH_JWKS_URL: z.url().optional(),
+    FILE_CLIENTS: z
+      .string()
+      .default('{}')
+      .transform((raw, ctx) => {
+        try {
+          const parsed: unknown = JSON.parse(raw);
+          const result = z.record(z.string().min(1), z.string().min(16)).safeParse(parsed);
+          if (result.success) return result.data;
+          ctx.addIssue({ code: 'custom', message: 'must be a JSON object of {"<fileClientId>": "<secret of 16+ characters>"}' });
+        } catch {
+          ctx.addIssue({ code: 'custom', message: 'must be valid JSON' });
+        }
+        return z.NEVER;
+      }),
+    MAX_UPLOAD_BYTES: positiveInt.default(104_857_600),
+    SIGNED_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(300),
+    STORAGE_SIGNING_SECRET: z.string().min(16).optional(),
+    LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+    OUTBOX_POLL_MS: positiveInt.default(1000),
+    SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+  })
+  .superRefine((env, ctx) => {
+    if (env.STORAGE_DRIVER === 's3') {
+      for (const key of ['S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY'] as const) {
+        if (!env[key]) ctx.addIssue({ code: 'custom', path: [key], message: 'is required when STORAGE_DRIVER=s3' });
+      }
+    }
+    if (env.NODE_ENV === 'production' && !env.AUTH_JWT_SECRET) {
+      ctx.addIssue({ code: 'custom', path: ['AUTH_JWT_SECRET'], message: 'is required when NODE_ENV=production' });
+    }
+  });
+
+export type RawConfig = z.output<typeof configSchema>;
+
+export interface AppConfig {
+  env: RawConfig['NODE_ENV'];
+  http: { port: number; host: string; publicUrl: string };
+  dataDir: string;
+  database: { url?: string };
+  queue: { redisUrl?: string; prefix: string; concurrency: number; outboxPollMs: number };
+  storage:
+    | { driver: 'local'; root: string; signingSecret: string }
+    | {
+        driver: 's3';
+        endpoint?: string;
+        region: string;
+        bucket: string;
+        accessKeyId: string;
+        secretAccessKey: string;
+        forcePathStyle: boolean;
+        signingSecret: string;
+      };
+  auth: { jwtSecret: string; usingDevelopmentSecret: boolean; jwksUrl?: string };
+  fileClients: Record<string, string>;
+  uploads: { maxBytes: number; signedUrlTtlSeconds: number };
+  logLevel: RawConfig['LOG_LEVEL'];
+  shutdownTimeoutMs: number;
+}
+
+export { DEV_JWT_SECRET };

@@ -1,0 +1,56 @@
+import { resolve, join } from 'node:path';
+import { configSchema, DEV_JWT_SECRET, type AppConfig } from './config.schema';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Validates the environment once; the first bad variable is reported in one line that names it. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  // Empty strings count as unset, as in most .env tooling.
+  const input = Object.fromEntries(Object.entries(env).filter(([, v]) => v !== undefined && v !== ''));
+  const result = configSchema.safeParse(input);
+  if (!result.success) {
+    const issue = result.error.issues[0];
+    const name = String(issue.path[0] ?? 'environment');
+    throw new ConfigError(`Invalid configuration: ${name} ${issue.message}`);
+  }
+  const raw = result.data;
+  const dataDir = resolve(raw.DATA_DIR);
+  const jwtSecret = raw.AUTH_JWT_SECRET ?? DEV_JWT_SECRET;
+  const signingSecret = raw.STORAGE_SIGNING_SECRET ?? `storage:${jwtSecret}`;
+  const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
+  return {
+    env: raw.NODE_ENV,
+    http: { port: raw.PORT, host: raw.HOST, publicUrl },
+    dataDir,
+    database: { url: raw.DATABASE_URL },
+    queue: {
+      redisUrl: raw.REDIS_URL,
+      prefix: raw.QUEUE_PREFIX,
+      concurrency: raw.QUEUE_CONCURRENCY,
+      outboxPollMs: raw.OUTBOX_POLL_MS,
+    },
+    storage:
+      raw.STORAGE_DRIVER === 's3'
+        ? {
+            driver: 's3',
+            endpoint: raw.S3_ENDPOINT,
+            region: raw.S3_REGION,
+            bucket: raw.S3_BUCKET!,
+            accessKeyId: raw.S3_ACCESS_KEY_ID!,
+            secretAccessKey: raw.S3_SECRET_ACCESS_KEY!,
+            forcePathStyle: raw.S3_FORCE_PATH_STYLE,
+            signingSecret,
+          }
+        : { driver: 'local', root: join(dataDir, 'objects'), signingSecret },
+    auth: { jwtSecret, usingDevelopmentSecret: !raw.AUTH_JWT_SECRET, jwksUrl: raw.AUTH_JWKS_URL },
+    fileClients: raw.FILE_CLIENTS,
+    uploads: { maxBytes: raw.MAX_UPLOAD_BYTES, signedUrlTtlSeconds: raw.SIGNED_URL_TTL_SECONDS },
+    logLevel: raw.LOG_LEVEL,
+    shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+  };
+}

@@ -1,0 +1,103 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Principal } from '@app/auth';
+import { PRISMA, type Db, type File, type FileCategory, type Prisma, type Tx } from '@app/database';
+
+export type FileRow = File & { category: FileCategory | null };
+
+/** The tenant a file's bytes and jobs belong to: its organization, or its owner when it has none. */
+export function tenantIdOf(file: Pick<File, 'organizationId' | 'ownerId'>): string {
+  return file.organizationId ?? `user:${file.ownerId}`;
+}
+
+export function tenantIdOfPrincipal(principal: Principal): string {
+  return principal.orgId ?? `user:${principal.userId}`;
+}
+
+function whereTenant(tenantId: string): Prisma.FileWhereInput {
+  return tenantId.startsWith('user:')
+    ? { ownerId: tenantId.slice('user:'.length), organizationId: null }
+    : { organizationId: tenantId };
+}
+
+// Who may read: the owner within the same tenant, anyone in the file's organization, explicit grants
+// (CONTRACT section 2). A token of another organization matches none of these, so the file is "not found".
+function readableBy(principal: Principal): Prisma.FileWhereInput {
+  const or: Prisma.FileWhereInput[] = [
+    { ownerId: principal.userId, organizationId: principal.orgId },
+    { grants: { some: { principalType: 'user', principalId: principal.userId } } },
+  ];
+  if (principal.orgId) or.push({ organizationId: principal.orgId });
+  return { deletedAt: null, OR: or };
+}
+
+// Who may write: the owner within the same tenant, a service/admin token of the file's organization,
+// explicit WRITE grants.
+function writableBy(principal: Principal): Prisma.FileWhereInput {
+  const or: Prisma.FileWhereInput[] = [
+    { ownerId: principal.userId, organizationId: principal.orgId },
+    { grants: { some: { principalType: 'user', principalId: principal.userId, permission: 'WRITE' } } },
+  ];
+  if (principal.orgId && principal.role !== 'user') or.push({ organizationId: principal.orgId });
+  return { deletedAt: null, OR: or };
+}
+
+/** Only queries; no product rules. Every read is scoped by a principal or a tenant id. */
+@Injectable()
+export class FilesRepository {
+  constructor(@Inject(PRISMA) private readonly db: Db) {}
+
+  /** For compare-and-set updates outside a transaction. */
+  get client(): Db {
+    return this.db;
+  }
+
+  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T> {
+    return this.db.$transaction(fn);
+  }
+
+  findReadable(principal: Principal, id: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { id, ...readableBy(principal) }, include: { category: true } });
+  }
+
+  findWritable(principal: Principal, id: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { id, ...writableBy(principal) }, include: { category: true } });
+  }
+
+  /** For jobs, which carry the tenant id with the file id. */
+  findForTenant(tenantId: string, id: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { id, ...whereTenant(tenantId) }, include: { category: true } });
+  }
+
+  async isKeyReferenced(key: string): Promise<boolean> {
+    const [file, version, thumbnail] = await Promise.all([
+      this.db.file.count({ where: { storageKey: key } }),
+      this.db.fileVersion.count({ where: { storageKey: key } }),
+      this.db.thumbnail.count({ where: { storageKey: key } }),
+    ]);
+    return file + version + thumbnail > 0;
+  }
+
+  findCategoryByKey(key: string): Promise<FileCategory | null> {
+    return this.db.fileCategory.findUnique({ where: { key } });
+  }
+
+  create(tx: Tx, data: Prisma.FileUncheckedCreateInput): Promise<File> {
+    return tx.file.create({ data });
+  }
+
+  addVersion(tx: Tx, data: Prisma.FileVersionUncheckedCreateInput) {
+    return tx.fileVersion.create({ data });
+  }
+
+  /** Compare-and-set on status: returns false when another writer moved the file first. */
+  async updateIfStatus(
+    tx: Tx | Db,
+    tenantId: string,
+    id: string,
+    expected: File['status'],
+    data: Prisma.FileUncheckedUpdateManyInput,
+  ): Promise<boolean> {
+    const { count } = await tx.file.updateMany({ where: { id, status: expected, ...whereTenant(tenantId) }, data });
+    return count === 1;
+  }
+}

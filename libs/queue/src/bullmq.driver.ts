@@ -1,0 +1,102 @@
+import { Logger } from '@nestjs/common';
+import { Queue, Worker, type Job } from 'bullmq';
+import Redis from 'ioredis';
+import { RETRY_POLICY, type JobName, type JobPayloads, type JobRegistry, type QueuedJob } from './job-registry';
+import type { QueueDriver } from './queue.driver';
+
+const QUEUE_NAME = 'jobs';
+
+// Redis-backed jobs for the full stack: API replicas enqueue, `apps/worker` processes consume. BullMQ brings
+// retries with exponential backoff and the stalled-job check that re-queues work of a worker that died.
+export class BullMqQueueDriver implements QueueDriver {
+  readonly name = 'bullmq' as const;
+  readonly durable = true;
+  private readonly logger = new Logger('BullMQ');
+  private readonly producerConnection: Redis;
+  private readonly queue: Queue;
+  private worker?: Worker;
+  private workerConnection?: Redis;
+
+  constructor(
+    private readonly redisUrl: string,
+    private readonly prefix: string,
+    private readonly concurrency: number,
+  ) {
+    // The producer fails fast when Redis is down: the outbox keeps the job and the relay tries again.
+    this.producerConnection = new Redis(redisUrl, {
+      maxRetriesPerRequest: 1,
+      enableOfflineQueue: false,
+      retryStrategy: (times) => Math.min(times * 200, 2000),
+    });
+    this.producerConnection.on('error', () => undefined);
+    this.queue = new Queue(QUEUE_NAME, { connection: this.producerConnection, prefix });
+    this.queue.on('error', () => undefined);
+  }
+
+  async enqueue(job: QueuedJob): Promise<void> {
+    await this.queue.add(job.name, job.payload, {
+      jobId: job.id,
+      attempts: RETRY_POLICY.attempts,
+      backoff: { type: 'exponential', delay: RETRY_POLICY.baseDelayMs },
+      removeOnComplete: { age: 24 * 3600, count: 10_000 },
+      removeOnFail: { age: 7 * 24 * 3600 },
+    });
+  }
+
+  async startWorkers(registry: JobRegistry): Promise<void> {
+    this.workerConnection = new Redis(this.redisUrl, { maxRetriesPerRequest: null });
+    this.worker = new Worker(
+      QUEUE_NAME,
+      async (job: Job, _token?: string, signal?: AbortSignal) => {
+        const handler = registry.get(job.name as JobName);
+        const outcome = await handler.handle(job.data as JobPayloads[JobName] as never, {
+          jobId: job.id ?? '',
+          attempt: job.attemptsMade + 1,
+          signal: signal ?? new AbortController().signal,
+        });
+        this.logger.log(`${job.name} ${job.id} ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ''}`);
+        return outcome;
+      },
+      { connection: this.workerConnection, prefix: this.prefix, concurrency: this.concurrency },
+    );
+    this.worker.on('failed', (job, error) => {
+      if (!job) return;
+      const attempts = job.opts.attempts ?? 1;
+      if (job.attemptsMade < attempts) {
+        this.logger.warn(`${job.name} ${job.id} attempt ${job.attemptsMade} failed, retrying: ${error.message}`);
+        return;
+      }
+      this.logger.error(`${job.name} ${job.id} failed after ${job.attemptsMade} attempts: ${error.message}`);
+      const handler = registry.get(job.name as JobName);
+      void handler.onExhausted?.(job.data as never, error).catch((e: unknown) => {
+        this.logger.error(`${job.name} ${job.id} onExhausted failed: ${String(e)}`);
+      });
+    });
+    this.worker.on('error', (error) => this.logger.error(`Worker error: ${error.message}`));
+    await this.worker.waitUntilReady();
+  }
+
+  onSettled(): void {
+    // Durable: the relay marks outbox rows sent as soon as BullMQ has them.
+  }
+
+  async checkHealth(): Promise<void> {
+    const pong = await this.producerConnection.ping();
+    if (pong !== 'PONG') throw new Error(`Redis answered ${pong}`);
+  }
+
+  async close(timeoutMs: number): Promise<void> {
+    if (this.worker) {
+      // Let running jobs finish; past the deadline force-close so BullMQ's stalled check returns them to the queue.
+      const graceful = this.worker.close();
+      const timedOut = await Promise.race([
+        graceful.then(() => false),
+        new Promise<boolean>((resolve) => setTimeout(() => resolve(true), timeoutMs).unref()),
+      ]);
+      if (timedOut) await this.worker.close(true);
+      this.workerConnection?.disconnect();
+    }
+    await this.queue.close().catch(() => undefined);
+    this.producerConnection.disconnect();
+  }
+}

@@ -1,0 +1,63 @@
+// Every job the system runs, with its payload. Payloads carry ids and the tenant, never file data:
+// handlers re-read state, so a job that runs twice (or late) does the right thing.
+export interface JobPayloads {
+  /** Post-upload work: verify size, hash and sniff the bytes, then READY | FAILED. */
+  'file.process': { fileId: string; tenantId: string };
+  /** Removes an object that no committed record points at (a failed or abandoned write). */
+  'storage.delete-object': { key: string; reason: string };
+}
+
+export type JobName = keyof JobPayloads;
+
+export const JOB_NAMES = ['file.process', 'storage.delete-object'] as const satisfies readonly JobName[];
+
+export interface JobContext {
+  jobId: string;
+  /** 1 on the first run. */
+  attempt: number;
+  signal: AbortSignal;
+}
+
+export type JobOutcome = { status: 'succeeded' | 'skipped' | 'failed'; detail?: string };
+
+export interface JobHandler<N extends JobName = JobName> {
+  readonly jobName: N;
+  /** Throwing means "try again later"; a permanent failure is recorded by the handler and returned as `failed`. */
+  handle(payload: JobPayloads[N], context: JobContext): Promise<JobOutcome>;
+  /** Called once when the last retry has failed. */
+  onExhausted?(payload: JobPayloads[N], error: Error): Promise<void>;
+}
+
+export interface QueuedJob<N extends JobName = JobName> {
+  id: string;
+  name: N;
+  payload: JobPayloads[N];
+}
+
+export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
+
+export class JobRegistry {
+  private readonly handlers = new Map<JobName, JobHandler>();
+
+  /** Start-up fails when a job has no handler or two. */
+  constructor(handlers: JobHandler[]) {
+    for (const handler of handlers) {
+      if (this.handlers.has(handler.jobName)) throw new Error(`Job ${handler.jobName} has two handlers`);
+      this.handlers.set(handler.jobName, handler);
+    }
+    const missing = JOB_NAMES.filter((name) => !this.handlers.has(name));
+    if (missing.length) throw new Error(`Jobs without a handler: ${missing.join(', ')}`);
+  }
+
+  get<N extends JobName>(name: N): JobHandler<N> {
+    const handler = this.handlers.get(name);
+    if (!handler) throw new Error(`Unknown job ${name}`);
+    return handler as unknown as JobHandler<N>;
+  }
+}
+
+export const RETRY_POLICY = { attempts: 5, baseDelayMs: 500, maxDelayMs: 60_000 } as const;
+
+export function retryDelayMs(attempt: number): number {
+  return Math.min(RETRY_POLICY.baseDelayMs * 2 ** (attempt - 1), RETRY_POLICY.maxDelayMs);
+}

@@ -1,0 +1,25 @@
+import type { JobRegistry, QueuedJob } from './job-registry';
+
+/**
+ * The one port between the outbox relay and whatever runs jobs. Two drivers: BullMQ (Redis, separate worker
+ * processes) and in-process (embedded profile). The same handlers run in both.
+ */
+export interface QueueDriver {
+  readonly name: 'bullmq' | 'in-process';
+  /**
+   * True when an enqueued job survives this process dying (Redis). When false, the relay keeps the outbox row
+   * leased until `onSettled` fires, so a crash before the job ran means it runs again after restart.
+   */
+  readonly durable: boolean;
+  /** Hands a job over; the job id deduplicates. */
+  enqueue(job: QueuedJob): Promise<void>;
+  /** Starts consuming (only in processes that run workers). */
+  startWorkers(registry: JobRegistry): Promise<void>;
+  /** Called by a non-durable driver once a job has finished for good (succeeded or exhausted). */
+  onSettled(listener: (jobId: string) => void): void;
+  checkHealth(): Promise<void>;
+  /** Stops taking jobs; lets running jobs finish (or returns them to the queue) within the timeout. */
+  close(timeoutMs: number): Promise<void>;
+}
+
+export const QUEUE_DRIVER = Symbol('QUEUE_DRIVER');

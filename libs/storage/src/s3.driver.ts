@@ -1,0 +1,255 @@
+import { addAbortSignal, pipeline, type Readable } from 'node:stream';
+import {
+  CopyObjectCommand,
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
+import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { ByteCounter } from './byte-counter';
+import {
+  abortReason,
+  assertExpiresIn,
+  assertHeaderValue,
+  assertRangeShape,
+  assertSizeLimits,
+  resolveRange,
+} from './driver-guards';
+import { assertValidKey } from './storage-locator';
+import {
+  RangeNotSatisfiableError,
+  StorageNotFoundError,
+  type GetOptions,
+  type GetResult,
+  type ObjectHead,
+  type PresignedPost,
+  type PresignGetOptions,
+  type PresignPostOptions,
+  type PresignPutOptions,
+  type PutOptions,
+  type PutResult,
+  type StorageDriver,
+} from './storage.driver';
+
+export interface S3StorageOptions {
+  /** Custom endpoint (MinIO, R2, ...); signed URLs are built on it as given. Omit for AWS. */
+  endpoint?: string;
+  region: string;
+  bucket: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  forcePathStyle: boolean;
+  /** Multipart part size; memory per upload is about partSizeBytes * queueSize. Default 8 MiB. */
+  partSizeBytes?: number;
+  /** Parts uploaded in parallel per upload. Default 4. */
+  queueSize?: number;
+}
+
+function statusOf(error: unknown): number | undefined {
+  return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
+}
+
+function isNotFound(error: unknown): boolean {
+  const name = (error as Error)?.name;
+  return name === 'NoSuchKey' || name === 'NotFound' || statusOf(error) === 404;
+}
+
+export class S3StorageDriver implements StorageDriver {
+  readonly name = 's3' as const;
+  readonly client: S3Client;
+  private readonly bucket: string;
+
+  constructor(private readonly options: S3StorageOptions) {
+    this.bucket = options.bucket;
+    this.client = new S3Client({
+      // A trailing slash would come out as "//" in every signed URL.
+      endpoint: options.endpoint?.replace(/\/+$/, ''),
+      region: options.region,
+      forcePathStyle: options.forcePathStyle,
+      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+      // Default CRC32 checksums would be baked into presigned PUT URLs (so any real body fails) and are not
+      // implemented by every S3-compatible store; only send them where the API requires them.
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+      responseChecksumValidation: 'WHEN_REQUIRED',
+    });
+  }
+
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    assertValidKey(key);
+    assertHeaderValue('contentType', options.contentType);
+    const { signal } = options;
+    if (signal?.aborted) {
+      body.destroy();
+      throw abortReason(signal);
+    }
+    const counter = new ByteCounter();
+    pipeline(body, counter, () => undefined);
+    const upload = new Upload({
+      client: this.client,
+      params: { Bucket: this.bucket, Key: key, Body: counter, ContentType: options.contentType },
+      partSize: this.options.partSizeBytes ?? 8 * 1024 * 1024,
+      queueSize: this.options.queueSize ?? 4,
+      leavePartsOnError: false,
+    });
+    // Aborting by failing the stream (not upload.abort()) makes done() settle only after the multipart upload
+    // was aborted on the server; upload.abort() would return at once and clean up in the background.
+    const onAbort = (): void => {
+      counter.destroy(new Error('Upload aborted'));
+    };
+    signal?.addEventListener('abort', onAbort, { once: true });
+    try {
+      await upload.done();
+    } catch (error) {
+      counter.destroy();
+      if (signal?.aborted) throw abortReason(signal);
+      throw error;
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+    }
+    if (signal?.aborted) {
+      // The last (or only) part was already in flight when the abort came: take the object back.
+      await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }));
+      throw abortReason(signal);
+    }
+    return { key, size: counter.bytes };
+  }
+
+  async get(key: string, options: GetOptions = {}): Promise<GetResult> {
+    assertValidKey(key);
+    assertRangeShape(key, options.range);
+    const { range, signal } = options;
+    let response;
+    try {
+      response = await this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Range: range ? `bytes=${range.start}-${range.end ?? ''}` : undefined,
+        }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      if (isNotFound(error)) throw new StorageNotFoundError(key);
+      if ((error as Error)?.name === 'InvalidRange' || statusOf(error) === 416) {
+        throw new RangeNotSatisfiableError(key, range!);
+      }
+      throw error;
+    }
+    const body = response.Body as Readable;
+    let served: { start: number; end: number } | undefined;
+    let totalSize = response.ContentLength ?? 0;
+    if (range) {
+      // S3 clamps an end past the object; the port promises start <= end < size, so check it here.
+      const match = /^bytes (\d+)-(\d+)\/(\d+)$/.exec(response.ContentRange ?? '');
+      totalSize = match ? Number(match[3]) : totalSize;
+      try {
+        served = resolveRange(key, range, totalSize);
+      } catch (error) {
+        body.destroy();
+        throw error;
+      }
+    }
+    if (signal) addAbortSignal(signal, body);
+    return {
+      body,
+      contentLength: response.ContentLength ?? 0,
+      totalSize,
+      contentType: response.ContentType,
+      etag: response.ETag,
+      range: served,
+    };
+  }
+
+  async head(key: string, options: { signal?: AbortSignal } = {}): Promise<ObjectHead | null> {
+    assertValidKey(key);
+    try {
+      const response = await this.client.send(new HeadObjectCommand({ Bucket: this.bucket, Key: key }), {
+        abortSignal: options.signal,
+      });
+      return {
+        key,
+        size: response.ContentLength ?? 0,
+        contentType: response.ContentType,
+        etag: response.ETag,
+        lastModified: response.LastModified,
+      };
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  async delete(key: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    assertValidKey(key);
+    await this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key }), {
+      abortSignal: options.signal,
+    });
+  }
+
+  async copy(sourceKey: string, targetKey: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    assertValidKey(sourceKey);
+    assertValidKey(targetKey);
+    try {
+      // Keys are URL-safe by construction, so the copy source needs no escaping. CopyObject is limited to 5 GB.
+      await this.client.send(
+        new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: `${this.bucket}/${sourceKey}` }),
+        { abortSignal: options.signal },
+      );
+    } catch (error) {
+      if (isNotFound(error)) throw new StorageNotFoundError(sourceKey);
+      throw error;
+    }
+  }
+
+  async presignGet(key: string, options: PresignGetOptions): Promise<string> {
+    assertValidKey(key);
+    assertHeaderValue('contentDisposition', options.contentDisposition);
+    assertHeaderValue('contentType', options.contentType);
+    const command = new GetObjectCommand({
+      Bucket: this.bucket,
+      Key: key,
+      ResponseContentDisposition: options.contentDisposition,
+      ResponseContentType: options.contentType,
+    });
+    return getSignedUrl(this.client, command, { expiresIn: assertExpiresIn(options.expiresInSeconds) });
+  }
+
+  async presignPut(key: string, options: PresignPutOptions): Promise<string> {
+    assertValidKey(key);
+    assertHeaderValue('contentType', options.contentType);
+    const command = new PutObjectCommand({ Bucket: this.bucket, Key: key, ContentType: options.contentType });
+    return getSignedUrl(this.client, command, {
+      expiresIn: assertExpiresIn(options.expiresInSeconds),
+      // The presigner leaves Content-Type unsigned by default; signing it is what pins it for the uploader.
+      signableHeaders: options.contentType === undefined ? undefined : new Set(['content-type']),
+    });
+  }
+
+  async presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost> {
+    assertValidKey(key);
+    assertHeaderValue('contentType', options.contentType);
+    const minBytes = options.minBytes ?? 0;
+    assertSizeLimits(minBytes, options.maxBytes);
+    const pinned = options.contentType !== undefined;
+    const { url, fields } = await createPresignedPost(this.client, {
+      Bucket: this.bucket,
+      Key: key,
+      Expires: assertExpiresIn(options.expiresInSeconds),
+      Conditions: [
+        ['content-length-range', minBytes, options.maxBytes],
+        pinned ? ['eq', '$Content-Type', options.contentType!] : ['starts-with', '$Content-Type', ''],
+      ],
+      Fields: pinned ? { 'Content-Type': options.contentType! } : {},
+    });
+    return { url, fields };
+  }
+
+  async checkHealth(): Promise<void> {
+    await this.client.send(new HeadBucketCommand({ Bucket: this.bucket }), { abortSignal: AbortSignal.timeout(5000) });
+  }
+}

@@ -1,0 +1,128 @@
+import type { Readable } from 'node:stream';
+
+export interface ByteRange {
+  /** First byte, inclusive. */
+  start: number;
+  /** Last byte, inclusive; omitted means to the end of the object. */
+  end?: number;
+}
+
+export interface ObjectHead {
+  key: string;
+  size: number;
+  contentType?: string;
+  /** HTTP entity tag, quoted as S3 sends it. */
+  etag?: string;
+  lastModified?: Date;
+}
+
+export interface PutOptions {
+  contentType?: string;
+  signal?: AbortSignal;
+}
+
+export interface PutResult {
+  key: string;
+  size: number;
+}
+
+export interface GetOptions {
+  range?: ByteRange;
+  signal?: AbortSignal;
+}
+
+export interface GetResult {
+  body: Readable;
+  /** Bytes in `body`. */
+  contentLength: number;
+  /** Size of the whole object. */
+  totalSize: number;
+  contentType?: string;
+  etag?: string;
+  /** Present when a range was served. */
+  range?: { start: number; end: number };
+}
+
+export interface PresignGetOptions {
+  expiresInSeconds: number;
+  /** Sent back as Content-Disposition by whoever serves the URL. */
+  contentDisposition?: string;
+  /** Sent back as Content-Type by whoever serves the URL. */
+  contentType?: string;
+}
+
+export interface PresignPutOptions {
+  expiresInSeconds: number;
+  contentType?: string;
+}
+
+export interface PresignPostOptions {
+  expiresInSeconds: number;
+  /** When set, the form must carry exactly this Content-Type. */
+  contentType?: string;
+  minBytes?: number;
+  maxBytes: number;
+}
+
+export interface PresignedPost {
+  url: string;
+  /** Every field must be sent before the `file` part. */
+  fields: Record<string, string>;
+}
+
+/**
+ * The one port between the file domain and object storage. Keys come from the StorageLocator only and are
+ * validated before any driver runs. Every call takes an AbortSignal; a put that is aborted or fails leaves
+ * no object behind.
+ */
+export interface StorageDriver {
+  readonly name: 'local' | 's3';
+  /** Streams `body` to `key`. The object appears only once the whole stream has been written. */
+  put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  /**
+   * Streams the object (or a byte range of it). Throws StorageNotFoundError when it does not exist and
+   * RangeNotSatisfiableError unless start <= end < size.
+   */
+  get(key: string, options?: GetOptions): Promise<GetResult>;
+  /** Returns null when the object does not exist. */
+  head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectHead | null>;
+  /** Idempotent: deleting a missing object succeeds. */
+  delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  copy(sourceKey: string, targetKey: string, options?: { signal?: AbortSignal }): Promise<void>;
+  presignGet(key: string, options: PresignGetOptions): Promise<string>;
+  presignPut(key: string, options: PresignPutOptions): Promise<string>;
+  presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost>;
+  /** Throws when the store cannot be reached or written. */
+  checkHealth(): Promise<void>;
+}
+
+export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');
+
+export class StorageNotFoundError extends Error {
+  constructor(readonly key: string) {
+    super(`Object ${key} does not exist`);
+    this.name = 'StorageNotFoundError';
+  }
+}
+
+export class InvalidStorageKeyError extends Error {
+  constructor(readonly key: string) {
+    super(`Invalid storage key: ${JSON.stringify(key)}`);
+    this.name = 'InvalidStorageKeyError';
+  }
+}
+
+export class RangeNotSatisfiableError extends Error {
+  constructor(
+    readonly key: string,
+    readonly range: ByteRange,
+    /** Size of the whole object, when known. */
+    readonly size?: number,
+  ) {
+    super(
+      `Range ${range.start}-${range.end ?? ''} is not satisfiable for object ${key}` +
+        (size === undefined ? '' : ` of ${size} bytes`),
+    );
+    this.name = 'RangeNotSatisfiableError';
+  }
+}
