@@ -1,0 +1,45 @@
+import { ConfigError, loadConfig } from './load-config';
+
+describe('loadConfig', () => {
+  it('gives the embedded defaults with an empty environment', () => {
+    const config = loadConfig({});
+    expect(config.http).toEqual({ port: 3000, host: '0.0.0.0', publicUrl: 'http://localhost:3000' });
+    expect(config.database.url).toBeUndefined();
+    expect(config.queue.redisUrl).toBeUndefined();
+    expect(config.storage.driver).toBe('local');
+    expect(config.uploads).toEqual({ maxBytes: 104857600, signedUrlTtlSeconds: 300 });
+    expect(config.auth.usingDevelopmentSecret).toBe(true);
+    expect(config.fileClients).toEqual({});
+  });
+
+  it.each([
+    [{ PORT: '99999' }, /^Invalid configuration: PORT /],
+    [{ MAX_UPLOAD_BYTES: 'lots' }, /^Invalid configuration: MAX_UPLOAD_BYTES /],
+    [{ STORAGE_DRIVER: 'ftp' }, /^Invalid configuration: STORAGE_DRIVER /],
+    [{ STORAGE_DRIVER: 's3' }, /^Invalid configuration: S3_BUCKET is required when STORAGE_DRIVER=s3$/],
+    [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL must be a postgresql:\/\/ URL$/],
+    [{ FILE_CLIENTS: '{not json' }, /^Invalid configuration: FILE_CLIENTS must be valid JSON$/],
+    [{ FILE_CLIENTS: '{"c1": "short"}' }, /^Invalid configuration: FILE_CLIENTS must be a JSON object/],
+    [{ NODE_ENV: 'production' }, /^Invalid configuration: AUTH_JWT_SECRET is required when NODE_ENV=production$/],
+  ])('refuses %j with one line naming the variable', (env, message) => {
+    expect(() => loadConfig(env)).toThrow(ConfigError);
+    expect(() => loadConfig(env)).toThrow(message);
+    try {
+      loadConfig(env);
+    } catch (e) {
+      expect((e as Error).message).not.toContain('\n');
+    }
+  });
+
+  it('builds the S3 settings only for the s3 driver', () => {
+    const config = loadConfig({
+      STORAGE_DRIVER: 's3',
+      S3_BUCKET: 'files',
+      S3_ACCESS_KEY_ID: 'k',
+      S3_SECRET_ACCESS_KEY: 's',
+      S3_FORCE_PATH_STYLE: 'true',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+    });
+    expect(config.storage).toMatchObject({ driver: 's3', bucket: 'files', forcePathStyle: true, region: 'us-east-1' });
+  });
+});
