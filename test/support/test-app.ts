@@ -16,8 +16,18 @@ import { PRISMA, type Db } from '@app/database';
 /** `npm test` runs the embedded profile; `npm run test:full` sets TEST_PROFILE=full. */
 export const PROFILE: 'embedded' | 'full' = process.env.TEST_PROFILE === 'full' ? 'full' : 'embedded';
 
+export interface TestAppOptions {
+  /** Full profile: start the separate worker process (default true). */
+  worker?: boolean;
+  /** Full profile: use this database instead of creating one (it is not dropped on close). */
+  databaseUrl?: string;
+  /** Full profile: share the bucket of another test app. */
+  storageFrom?: AppConfig;
+}
+
 export interface TestApp {
   url: string;
+  get<T>(token: unknown): T;
   config: AppConfig;
   db: Db;
   token(claims: { sub: string; org?: string; role?: Role }, expiresInSeconds?: number): string;
@@ -25,7 +35,7 @@ export interface TestApp {
   countObjects(): Promise<number>;
   /** Polls the file until it reaches one of the statuses; fails after the timeout. */
   waitForStatus(fileId: string, token: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
-  close(): Promise<void>;
+  close(options?: { keepDatabase?: boolean }): Promise<void>;
 }
 
 async function freePort(): Promise<number> {
@@ -81,7 +91,7 @@ async function countLocalFiles(dir: string): Promise<number> {
   return n;
 }
 
-export async function startTestApp(env: Record<string, string> = {}): Promise<TestApp> {
+export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
   const port = await freePort();
   const dataDir = await mkdtemp(join(tmpdir(), 'filehub-e2e-'));
   const base: Record<string, string> = {
@@ -97,17 +107,22 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   let dropDatabase: (() => Promise<void>) | undefined;
   let worker: ChildProcess | undefined;
   if (PROFILE === 'full') {
-    const database = await createDatabase(requireEnv('DATABASE_URL'));
-    dropDatabase = database.drop;
+    let databaseUrl = options.databaseUrl;
+    if (!databaseUrl) {
+      const database = await createDatabase(requireEnv('DATABASE_URL'));
+      dropDatabase = database.drop;
+      databaseUrl = database.url;
+    }
+    const sharedBucket = options.storageFrom?.storage.driver === 's3' ? options.storageFrom.storage.bucket : undefined;
     Object.assign(base, {
-      DATABASE_URL: database.url,
+      DATABASE_URL: databaseUrl,
       REDIS_URL: requireEnv('REDIS_URL'),
       QUEUE_PREFIX: `e2e-${randomBytes(4).toString('hex')}`,
       STORAGE_DRIVER: 's3',
       S3_ENDPOINT: requireEnv('S3_ENDPOINT'),
       S3_REGION: process.env.S3_REGION ?? 'us-east-1',
       // A bucket per test app, so counting objects proves what this app left behind.
-      S3_BUCKET: `${requireEnv('S3_BUCKET')}-e2e-${randomBytes(4).toString('hex')}`,
+      S3_BUCKET: sharedBucket ?? `${requireEnv('S3_BUCKET')}-e2e-${randomBytes(4).toString('hex')}`,
       S3_ACCESS_KEY_ID: requireEnv('S3_ACCESS_KEY_ID'),
       S3_SECRET_ACCESS_KEY: requireEnv('S3_SECRET_ACCESS_KEY'),
       S3_FORCE_PATH_STYLE: process.env.S3_FORCE_PATH_STYLE ?? 'true',
@@ -124,7 +139,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
   }
   const app: NestExpressApplication = await createApiApp(config);
   await app.listen(port, '127.0.0.1');
-  if (PROFILE === 'full') worker = startWorker(fullEnv);
+  if (PROFILE === 'full' && options.worker !== false) worker = startWorker(fullEnv);
   const db = app.get<Db>(PRISMA);
   const tokens = new TokenService(config);
   const url = `http://127.0.0.1:${port}`;
@@ -133,6 +148,7 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
     url,
     config,
     db,
+    get: <T>(token: unknown) => app.get<T>(token as never),
     token: (claims, expiresInSeconds) => tokens.sign(claims, expiresInSeconds),
     async countObjects() {
       if (config.storage.driver === 'local') return countLocalFiles(config.storage.root);
@@ -156,13 +172,13 @@ export async function startTestApp(env: Record<string, string> = {}): Promise<Te
         await new Promise((r) => setTimeout(r, 100));
       }
     },
-    async close() {
+    async close(closeOptions = {}) {
       if (worker) {
         worker.kill('SIGTERM');
         await new Promise((r) => worker!.once('exit', r));
       }
       await app.close();
-      await dropDatabase?.();
+      if (!closeOptions.keepDatabase) await dropDatabase?.();
       await rm(dataDir, { recursive: true, force: true });
     },
   };

@@ -5,6 +5,7 @@ import { RETRY_POLICY, type JobName, type JobPayloads, type JobRegistry, type Qu
 import type { QueueDriver } from './queue.driver';
 
 const QUEUE_NAME = 'jobs';
+const ENQUEUE_TIMEOUT_MS = 3000;
 
 // Redis-backed jobs for the full stack: API replicas enqueue, `apps/worker` processes consume. BullMQ brings
 // retries with exponential backoff and the stalled-job check that re-queues work of a worker that died.
@@ -34,6 +35,19 @@ export class BullMqQueueDriver implements QueueDriver {
   }
 
   async enqueue(job: QueuedJob): Promise<void> {
+    // BullMQ waits for a connection before adding; bound that wait so the relay can record the failure and retry.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`Redis did not accept the job within ${ENQUEUE_TIMEOUT_MS} ms`)), ENQUEUE_TIMEOUT_MS);
+    });
+    try {
+      await Promise.race([this.add(job), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async add(job: QueuedJob): Promise<void> {
     await this.queue.add(job.name, job.payload, {
       jobId: job.id,
       attempts: RETRY_POLICY.attempts,
