@@ -1,7 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { createHash, createHmac, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync, readFileSync, rmSync } from 'node:fs';
-import { mkdtemp, readdir, rm, stat, unlink } from 'node:fs/promises';
+import { mkdtemp, open, readdir, rm, stat, unlink } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
@@ -89,6 +89,8 @@ function send(url: URL, source: ByteSource, contentLength: number, headers: Reco
       agent: false,
       headers: { ...headers, 'Content-Length': String(contentLength) },
     });
+    // Inactivity only: a stalled server fails the run instead of hanging it.
+    req.setTimeout(120_000, () => req.destroy(new Error(`POST ${url.pathname} got no progress for 120 s`)));
     req.on('error', reject);
     req.on('response', (res) => {
       const parts: Buffer[] = [];
@@ -222,8 +224,15 @@ async function serveBaseline(dir: string): Promise<void> {
   let n = 0;
   const server = http.createServer((req, res) => {
     const path = join(dir, `upload-${++n}`);
+    const fsync = new URL(req.url ?? '/', 'http://x').searchParams.get('fsync') === '1';
     pipeline(req, createWriteStream(path, { flags: 'wx' })).then(
       async () => {
+        if (fsync) {
+          // As the local storage driver does before its rename (libs/storage/src/local.driver.ts fsyncFile).
+          const handle = await open(path, 'r+');
+          await handle.sync();
+          await handle.close();
+        }
         const { size } = await stat(path);
         res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify({ path, size }));
       },
@@ -241,9 +250,12 @@ async function serveBaseline(dir: string): Promise<void> {
   for (const signal of ['SIGTERM', 'SIGINT'] as const) process.on(signal, () => process.exit(0));
 }
 
-async function startBaselineServer(dir: string): Promise<{ child: Child; url: URL }> {
+type Register = (child: Child) => void;
+
+async function startBaselineServer(dir: string, register: Register): Promise<{ child: Child; url: URL }> {
   const proc = spawn(process.execPath, [SCRIPT_PATH, BASELINE_SERVER_FLAG, dir], { stdio: ['pipe', 'pipe', 'pipe'] });
   const child = new Child('baseline server', proc);
+  register(child);
   const port = await new Promise<number>((resolvePromise, reject) => {
     let buffered = '';
     const timer = setTimeout(() => reject(new Error(`The baseline server did not start${child.tail()}`)), 10_000);
@@ -266,7 +278,7 @@ async function startBaselineServer(dir: string): Promise<{ child: Child; url: UR
   return { child, url: new URL(`http://127.0.0.1:${port}/upload`) };
 }
 
-async function startApi(dataDir: string, maxUploadBytes: number, nodeArgs: string[]): Promise<{ child: Child; base: URL }> {
+async function startApi(dataDir: string, maxUploadBytes: number, nodeArgs: string[], register: Register): Promise<{ child: Child; base: URL }> {
   if (!existsSync(API_MAIN)) throw new Error(`${API_MAIN} is missing: run npm run build first`);
   const port = await freePort();
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -286,6 +298,7 @@ async function startApi(dataDir: string, maxUploadBytes: number, nodeArgs: strin
   });
   const proc = spawn(process.execPath, [...nodeArgs, API_MAIN], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   const child = new Child('API', proc);
+  register(child);
   const base = new URL(`http://127.0.0.1:${port}`);
   const deadline = Date.now() + HEALTH_TIMEOUT_MS;
   for (;;) {
@@ -373,6 +386,7 @@ interface Options {
   json: boolean;
   dir: string;
   apiNodeArgs: string[];
+  baselineFsync: boolean;
 }
 
 function parseOptions(): Options {
@@ -383,6 +397,7 @@ function parseOptions(): Options {
       json: { type: 'boolean', default: false },
       dir: { type: 'string', default: tmpdir() },
       'api-node-args': { type: 'string', default: '' },
+      'baseline-fsync': { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -390,7 +405,8 @@ function parseOptions(): Options {
     process.stdout.write(
       'Usage: npm run bench:upload -- [--size <MiB, default 1024>] [--runs <n, default 1>] [--json]\n' +
         '         [--dir <parent directory for the temp dirs, default the OS temp dir>]\n' +
-        "         [--api-node-args '<extra node flags for the API child, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof>']\n",
+        '         [--baseline-fsync]  (the baseline also fsyncs the file before answering, as the local driver does)\n' +
+        "         [--api-node-args='<extra node flags for the API child, e.g. --cpu-prof --cpu-prof-dir=/tmp/prof>']\n",
     );
     process.exit(0);
   }
@@ -404,6 +420,7 @@ function parseOptions(): Options {
     json: values.json!,
     dir: resolve(values.dir!),
     apiNodeArgs: values['api-node-args']!.split(/\s+/).filter(Boolean),
+    baselineFsync: values['baseline-fsync']!,
   };
 }
 
@@ -436,10 +453,11 @@ async function main(): Promise<void> {
     const expectedSha256 = sha256Of(block, bytes);
 
     log('starting the baseline server and the API ...');
-    const baseline = await startBaselineServer(baselineDir);
-    cleanups.push(() => baseline.child.stop());
-    const api = await startApi(dataDir, bytes + MiB, options.apiNodeArgs);
-    cleanups.push(() => api.child.stop());
+    // Children are registered for cleanup as soon as they are spawned, so a failed start-up stops them too.
+    const register: Register = (child) => cleanups.push(() => child.stop());
+    const baseline = await startBaselineServer(baselineDir, register);
+    if (options.baselineFsync) baseline.url.searchParams.set('fsync', '1');
+    const api = await startApi(dataDir, bytes + MiB, options.apiNodeArgs, register);
 
     const token = signJwt(JWT_SECRET, { sub: 'bench', org: 'bench', role: 'user', exp: Math.floor(Date.now() / 1000) + 24 * 3600 });
     const auth = { Authorization: `Bearer ${token}` };
@@ -468,6 +486,8 @@ async function main(): Promise<void> {
       const answer = await send(new URL('/files', api.base), source, prefix.length + bytes + suffix.length, {
         ...auth,
         'Content-Type': `multipart/form-data; boundary=${boundary}`,
+      }).catch((error: unknown) => {
+        throw new Error(`POST /files failed: ${(error as Error).message}${api.child.tail()}`);
       });
       const apiMem = apiRss.stop();
       if (answer.status !== 201) throw new Error(`POST /files answered ${answer.status}: ${answer.body}${api.child.tail()}`);
@@ -543,10 +563,12 @@ function report(options: Options, bytes: number, results: RunResult[]): void {
     bytes,
     chunkBytes: CHUNK_BYTES,
     runs: results.length,
+    baselineFsync: options.baselineFsync,
     baselineMBps: round(baselineMBps),
     serviceMBps: round(serviceMBps),
     ratio: round(ratio, 3),
     apiRssGrowthMB: orNull(rssGrowth),
+    apiRssGrowthMaxMB: orNull(results.reduce<number | null>((max, r) => (r.apiRssGrowthMB !== null && (max === null || r.apiRssGrowthMB > max) ? r.apiRssGrowthMB : max), null)),
     targets: {
       ratio: { min: TARGET_RATIO, met: ratioMet },
       apiRssGrowthMB: { max: TARGET_RSS_GROWTH_MB, met: rssMet },
@@ -592,7 +614,9 @@ function report(options: Options, bytes: number, results: RunResult[]): void {
     '',
     `upload benchmark: ${options.sizeMiB} MiB, ${results.length} run(s), ${CHUNK_BYTES / MiB} MiB chunks, ` +
       `${machine.cpus} x ${machine.cpuModel}, node ${machine.node}, ${machine.platform}, ${machine.fs} at ${options.dir}`,
-    '(MB = 10^6 bytes; service = POST /files multipart through the API child, baseline = raw Node stream-to-disk child)',
+    '(MB = 10^6 bytes; service = POST /files multipart through the API child; baseline = raw Node stream-to-disk child' +
+      `${options.baselineFsync ? ', with fsync' : ', no fsync'}` +
+      `${results.length > 1 ? '; the median ratio is the median of the per-run ratios' : ''})`,
     '',
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
@@ -600,7 +624,7 @@ function report(options: Options, bytes: number, results: RunResult[]): void {
     '',
     `upload ${options.sizeMiB} MiB: service ${round(serviceMBps)} MB/s, baseline ${round(baselineMBps)} MB/s, ` +
       `ratio ${ratio.toFixed(2)} (target >= ${TARGET_RATIO.toFixed(2)})${ratioMet ? '' : ' MISSED'}; ` +
-      `API RSS growth ${rssGrowth === null ? 'n/a' : Math.round(rssGrowth)} MB (target < ${TARGET_RSS_GROWTH_MB} MB)${rssMet ? '' : ' MISSED'}`,
+      `API RSS growth ${rssGrowth === null ? 'n/a' : rssGrowth < 10 ? rssGrowth.toFixed(1) : Math.round(rssGrowth)} MB (target < ${TARGET_RSS_GROWTH_MB} MB)${rssMet ? '' : ' MISSED'}`,
     JSON.stringify(summary),
   ];
   process.stdout.write(`${out.join('\n')}\n`);

@@ -6,6 +6,7 @@ import { pinoHttp } from 'pino-http';
 import type { AppConfig } from '@app/config';
 import { createRootLogger, logContext, PinoNestLogger } from '@app/logging';
 import { JobRegistry, OutboxRelay, QUEUE_DRIVER, type QueueDriver } from '@app/queue';
+import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { useStorageSafeBodyParsers } from '@app/storage';
 import { AppModule } from './app.module';
 
@@ -41,6 +42,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
     }),
   );
   useStorageSafeBodyParsers(app);
+  // GraphQL multipart requests: one file per request, streamed through a temp file, never held in memory.
+  app.use('/graphql', graphqlUploadExpress({ maxFileSize: config.uploads.maxBytes, maxFiles: 1 }));
   app.enableShutdownHooks();
   await app.init();
   const driver = app.get<QueueDriver>(QUEUE_DRIVER);

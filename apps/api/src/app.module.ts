@@ -9,9 +9,12 @@ import { FILE_JOB_HANDLERS, FilesModule } from '@app/files';
 import { QueueModule } from '@app/queue';
 import { LocalStorageController, StorageModule } from '@app/storage';
 import { FilesController } from './files/files.controller';
-import { FileResolver } from './graphql/file.resolver';
+import { depthLimit } from './graphql/depth-limit.rule';
+import { FilesResolver } from './graphql/files.resolver';
+import { JsonObjectScalar } from './graphql/json.scalar';
 import { formatGraphqlError } from './graphql/graphql-errors';
 import { HealthController } from './health/health.controller';
+import { PublicFilesController } from './public/public-files.controller';
 import { HttpErrorFilter } from './http/http-error.filter';
 
 // Signed storage URLs carry their own credential (the signature), not a bearer token.
@@ -32,17 +35,21 @@ export class AppModule {
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           path: '/graphql',
+          // Printed to the committed schema.gql by `npm run schema:print`; a test keeps the two in step.
           autoSchemaFile: true,
           sortSchema: true,
+          // Multipart requests (file uploads) must carry a preflight header, so a plain HTML form can't post one.
           csrfPrevention: true,
           introspection: true,
+          validationRules: [depthLimit(8)],
           context: ({ req }: { req: unknown }) => ({ req }),
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, FilesController],
+      controllers: [HealthController, FilesController, PublicFilesController],
       providers: [
-        FileResolver,
+        FilesResolver,
+        JsonObjectScalar,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
       ],

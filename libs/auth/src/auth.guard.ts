@@ -3,12 +3,19 @@ import { Reflector } from '@nestjs/core';
 import { GqlExecutionContext } from '@nestjs/graphql';
 import type { Request } from 'express';
 import { Errors } from '@app/errors';
-import type { Principal } from './principal';
+import { isPrivileged, type Principal } from './principal';
 import { TokenService } from './token.service';
 
 const PUBLIC_KEY = 'auth:public';
+const SERVER_SIDE_KEY = 'auth:server-side';
 /** The route authenticates by other means (a signature, a public link) or not at all. */
 export const Public = () => SetMetadata(PUBLIC_KEY, true);
+/** Operations a seed marks "server side only": a `service` or `admin` token is required. */
+export const ServerSideOnly = () => SetMetadata(SERVER_SIDE_KEY, true);
+
+function operationName(context: ExecutionContext): string {
+  return context.getType<string>() === 'graphql' ? GqlExecutionContext.create(context).getInfo<{ fieldName: string }>().fieldName : context.getHandler().name;
+}
 
 type AuthedRequest = Request & { principal?: Principal };
 
@@ -35,6 +42,10 @@ export class AuthGuard implements CanActivate {
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     if (!match) throw Errors.unauthenticated('Missing bearer token: send Authorization: Bearer <JWT>');
     req.principal = await this.tokens.verify(match[1]);
+    const serverSide = this.reflector.getAllAndOverride<boolean>(SERVER_SIDE_KEY, [context.getHandler(), context.getClass()]);
+    if (serverSide && !isPrivileged(req.principal)) {
+      throw Errors.forbidden(`${operationName(context)} is server-side only: it needs a service or admin token`);
+    }
     return true;
   }
 }

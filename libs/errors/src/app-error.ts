@@ -7,6 +7,7 @@ export const ERROR_CODES = {
   CONFLICT: 409,
   ILLEGAL_TRANSITION: 409,
   PAYLOAD_TOO_LARGE: 413,
+  RANGE_NOT_SATISFIABLE: 416,
   UNSUPPORTED_MEDIA_TYPE: 415,
   UPLOAD_INCOMPLETE: 409,
   SIGNATURE_INVALID: 403,
@@ -39,6 +40,8 @@ export const Errors = {
     new AppError('NOT_FOUND', id ? `${what} ${id} was not found` : `${what} was not found`),
   tooLarge: (maxBytes: number) =>
     new AppError('PAYLOAD_TOO_LARGE', `File is larger than the maximum of ${maxBytes} bytes`, { maxBytes }),
+  rangeNotSatisfiable: (size: number) =>
+    new AppError('RANGE_NOT_SATISFIABLE', `The requested range is outside the object's ${size} bytes`, { size }),
   signatureInvalid: (message = 'The signature is invalid') => new AppError('SIGNATURE_INVALID', message),
   signatureExpired: (message = 'The signed URL has expired') => new AppError('SIGNATURE_EXPIRED', message),
 };

@@ -1,8 +1,24 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@app/auth';
-import { PRISMA, type Db, type File, type FileCategory, type Prisma, type Tx } from '@app/database';
+import { PRISMA, type Db, type File, type FileAssociation, type FileCategory, type Prisma, type Thumbnail, type Tx } from '@app/database';
 
 export type FileRow = File & { category: FileCategory | null };
+export type FileWithRelations = FileRow & { associations: FileAssociation[]; thumbnails: Thumbnail[] };
+
+export interface FileListFilter {
+  entityName?: string;
+  entityReferences?: string[];
+  status?: File['status'][];
+  nameContains?: string;
+  categoryKey?: string;
+}
+
+export interface FileListPage {
+  limit: number;
+  offset: number;
+  orderBy: 'createdAt' | 'name' | 'size';
+  direction: 'asc' | 'desc';
+}
 
 /** The tenant a file's bytes and jobs belong to: its organization, or its owner when it has none. */
 export function tenantIdOf(file: Pick<File, 'organizationId' | 'ownerId'>): string {
@@ -61,6 +77,80 @@ export class FilesRepository {
 
   findWritable(principal: Principal, id: string): Promise<FileRow | null> {
     return this.db.file.findFirst({ where: { id, ...writableBy(principal) }, include: { category: true } });
+  }
+
+  /** One page of readable files with their associations and thumbnails: three queries, whatever the page size. */
+  async list(principal: Principal, filter: FileListFilter, page: FileListPage): Promise<{ rows: FileWithRelations[]; total: number }> {
+    const and: Prisma.FileWhereInput[] = [readableBy(principal)];
+    if (filter.entityName || filter.entityReferences) {
+      and.push({
+        associations: {
+          some: {
+            ...(filter.entityName ? { entityName: filter.entityName } : {}),
+            ...(filter.entityReferences ? { entityReference: { in: filter.entityReferences } } : {}),
+          },
+        },
+      });
+    }
+    if (filter.status?.length) and.push({ status: { in: filter.status } });
+    if (filter.nameContains) and.push({ originalFilename: { contains: filter.nameContains, mode: 'insensitive' } });
+    if (filter.categoryKey) and.push({ category: { key: filter.categoryKey } });
+    const where: Prisma.FileWhereInput = { AND: and };
+    const orderField = page.orderBy === 'name' ? 'originalFilename' : page.orderBy;
+    const [rows, total] = await this.db.$transaction([
+      this.db.file.findMany({
+        where,
+        include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { orderBy: { width: 'asc' } } },
+        orderBy: [{ [orderField]: page.direction }, { id: 'asc' }],
+        skip: page.offset,
+        take: page.limit,
+      }),
+      this.db.file.count({ where }),
+    ]);
+    return { rows, total };
+  }
+
+  findReadableWithRelations(principal: Principal, id: string): Promise<FileWithRelations | null> {
+    return this.db.file.findFirst({
+      where: { id, ...readableBy(principal) },
+      include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { orderBy: { width: 'asc' } } },
+    });
+  }
+
+  /** Public content needs no principal: only the file's own visibility decides. */
+  findPublic(id: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { id, visibility: 'PUBLIC', deletedAt: null }, include: { category: true } });
+  }
+
+  async upsertAssociation(
+    file: Pick<File, 'id' | 'organizationId'>,
+    entityName: string,
+    entityReference: string,
+    createdBy: string,
+  ): Promise<FileAssociation> {
+    // The same triple twice is the same association.
+    return this.db.fileAssociation.upsert({
+      where: { fileId_entityName_entityReference: { fileId: file.id, entityName, entityReference } },
+      create: { fileId: file.id, organizationId: file.organizationId, entityName, entityReference, createdBy },
+      update: {},
+    });
+  }
+
+  /** The association with its file, only when the principal may write that file. */
+  findWritableAssociation(principal: Principal, id: string): Promise<FileAssociation | null> {
+    return this.db.fileAssociation.findFirst({ where: { id, file: writableBy(principal) } });
+  }
+
+  async deleteAssociation(id: string): Promise<void> {
+    await this.db.fileAssociation.deleteMany({ where: { id } });
+  }
+
+  async update(id: string, data: Prisma.FileUncheckedUpdateInput): Promise<FileRow> {
+    return this.db.file.update({ where: { id }, data, include: { category: true } });
+  }
+
+  findByStorageKey(key: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { storageKey: key, deletedAt: null }, include: { category: true } });
   }
 
   /** For jobs, which carry the tenant id with the file id. */

@@ -1,127 +1,31 @@
-import { randomUUID } from 'node:crypto';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { PassThrough } from 'node:stream';
-import { Inject, Injectable, Logger } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '@app/config';
+import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@app/auth';
-import type { FileCategory } from '@app/database';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { FileAssociation } from '@app/database';
 import { AppError, Errors } from '@app/errors';
-import { addOutboxJob, OutboxRelay } from '@app/queue';
-import { STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
-import { contentDisposition, isActiveContent, mimeAllowed, sniffMime } from './content-type';
-import { nextStatus } from './file-lifecycle';
-import { FilesRepository, tenantIdOfPrincipal, type FileRow } from './files.repository';
-import { UploadMeter } from './upload-meter';
-
-export interface StreamUploadInput {
-  stream: Readable;
-  filename: string;
-  declaredMime?: string;
-  encoding?: string;
-  categoryKey?: string;
-  visibility?: 'PRIVATE' | 'PUBLIC';
-  signal?: AbortSignal;
-}
+import { STORAGE_DRIVER, type GetResult, type StorageDriver } from '@app/storage';
+import { contentDisposition, isActiveContent } from './content-type';
+import {
+  FilesRepository,
+  type FileListFilter,
+  type FileListPage,
+  type FileRow,
+  type FileWithRelations,
+} from './files.repository';
 
 export interface SignedUrl {
   url: string;
   expiresAt: Date;
 }
 
+/** Reading, listing, sharing state and deletion of files; uploads live in FileUploadService. */
 @Injectable()
 export class FilesService {
-  private readonly logger = new Logger('FilesService');
-
   constructor(
     private readonly files: FilesRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly relay: OutboxRelay,
   ) {}
-
-  async getCategory(key = 'default'): Promise<FileCategory> {
-    const category = await this.files.findCategoryByKey(key);
-    if (!category) throw Errors.badRequest(`Unknown file category '${key}'`);
-    return category;
-  }
-
-  maxBytesFor(category: FileCategory): number {
-    const own = category.maxBytes === null ? Infinity : Number(category.maxBytes);
-    return Math.min(own, this.config.uploads.maxBytes);
-  }
-
-  checkDeclaredType(category: FileCategory, mime: string | undefined): void {
-    if (mime && !mimeAllowed(mime, category.mimeTypes)) {
-      throw new AppError(
-        'UNSUPPORTED_MEDIA_TYPE',
-        `Category '${category.key}' does not accept ${mime}; allowed: ${category.mimeTypes.join(', ')}`,
-      );
-    }
-  }
-
-  /**
-   * The API's own upload path: streams the bytes to a fresh key while hashing them, then makes the record real
-   * in one transaction with its post-upload job. On any failure the object is removed; nothing half-written stays.
-   */
-  async uploadStream(principal: Principal, input: StreamUploadInput): Promise<FileRow> {
-    const category = await this.getCategory(input.categoryKey);
-    this.checkDeclaredType(category, input.declaredMime);
-    const id = randomUUID();
-    const tenantId = tenantIdOfPrincipal(principal);
-    const key = StorageLocator.originalKey(tenantId, id);
-    const meter = new UploadMeter(this.maxBytesFor(category));
-    const body = new PassThrough();
-    let stored = false;
-    try {
-      await Promise.all([
-        pipeline(input.stream, meter, body, { signal: input.signal }),
-        this.storage.put(key, body, { contentType: input.declaredMime, signal: input.signal }).then(() => {
-          stored = true;
-        }),
-      ]);
-      const { size, sha256, head } = meter.digest();
-      const sniffedMime = await sniffMime(head);
-      const now = new Date();
-      const status = nextStatus('UPLOADING', 'uploaded');
-      await this.files.transaction(async (tx) => {
-        await this.files.create(tx, {
-          id,
-          ownerId: principal.userId,
-          organizationId: principal.orgId,
-          originalFilename: input.filename,
-          encoding: input.encoding,
-          storageKey: key,
-          declaredMime: input.declaredMime,
-          sniffedMime,
-          size,
-          sha256,
-          status,
-          visibility: input.visibility ?? category.defaultVisibility,
-          categoryId: category.id,
-          uploadedAt: now,
-        });
-        await this.files.addVersion(tx, {
-          fileId: id,
-          version: 1,
-          storageKey: key,
-          originalFilename: input.filename,
-          mime: sniffedMime ?? input.declaredMime,
-          size,
-          sha256,
-          createdBy: principal.userId,
-        });
-        await addOutboxJob(tx, 'file.process', { fileId: id, tenantId });
-      });
-      this.relay.kick();
-    } catch (error) {
-      await this.discard(key, stored);
-      throw error;
-    }
-    const row = await this.files.findReadable(principal, id);
-    if (!row) throw Errors.notFound('File', id);
-    return row;
-  }
 
   async get(principal: Principal, id: string): Promise<FileRow> {
     const row = await this.files.findReadable(principal, id);
@@ -129,11 +33,24 @@ export class FilesService {
     return row;
   }
 
+  async getWithRelations(principal: Principal, id: string): Promise<FileWithRelations> {
+    const row = await this.files.findReadableWithRelations(principal, id);
+    if (!row) throw Errors.notFound('File', id);
+    return row;
+  }
+
+  list(principal: Principal, filter: FileListFilter, page: FileListPage) {
+    return this.files.list(principal, filter, page);
+  }
+
   /** A time-limited URL for the bytes; active content is always a download. */
   async downloadUrl(principal: Principal, id: string, disposition: 'inline' | 'attachment' = 'attachment'): Promise<SignedUrl> {
-    const file = await this.get(principal, id);
+    return this.signedUrlFor(await this.get(principal, id), disposition);
+  }
+
+  async signedUrlFor(file: FileRow, disposition: 'inline' | 'attachment' = 'attachment'): Promise<SignedUrl> {
     if (file.status !== 'READY' && file.status !== 'PROCESSING') {
-      throw new AppError('CONFLICT', `File ${id} has no content to download (status ${file.status})`);
+      throw new AppError('CONFLICT', `File ${file.id} has no content to download (status ${file.status})`);
     }
     const type = servedContentType(file);
     const expiresInSeconds = this.config.uploads.signedUrlTtlSeconds;
@@ -145,18 +62,68 @@ export class FilesService {
     return { url, expiresAt: new Date(Date.now() + expiresInSeconds * 1000) };
   }
 
-  // The object may be partly written or not at all; deleting a missing key succeeds. If storage itself is down,
-  // a job removes it later.
-  private async discard(key: string, stored: boolean): Promise<void> {
-    try {
-      await this.storage.delete(key);
-    } catch (error) {
-      if (!stored) return;
-      this.logger.warn(`Could not delete ${key} after a failed upload, scheduling cleanup: ${String(error)}`);
-      await this.files
-        .transaction((tx) => addOutboxJob(tx, 'storage.delete-object', { key, reason: 'failed upload' }))
-        .catch(() => undefined);
+  /** The static address of a public file's bytes; it serves only while the file stays public. */
+  publicUrl(file: Pick<FileRow, 'id'>): string {
+    return `${this.config.http.publicUrl}/public/files/${file.id}`;
+  }
+
+  /**
+   * The URL a client should use: static for public files, signed and short-lived for private ones. Null while
+   * there are no bytes to serve yet.
+   */
+  async urlFor(file: FileRow): Promise<string | null> {
+    if (file.status !== 'READY' && file.status !== 'PROCESSING') return null;
+    if (file.visibility === 'PUBLIC') return this.publicUrl(file);
+    return (await this.signedUrlFor(file, 'inline')).url;
+  }
+
+  async setVisibility(principal: Principal, id: string, visibility: 'PUBLIC' | 'PRIVATE'): Promise<FileRow> {
+    const file = await this.mustWrite(principal, id);
+    if (file.visibility === visibility) return file;
+    return this.files.update(file.id, { visibility });
+  }
+
+  /** Soft delete: the record disappears from every read at once; the bytes stay until the purge job runs. */
+  async softDelete(principal: Principal, id: string): Promise<FileRow> {
+    const file = await this.mustWrite(principal, id);
+    return this.files.update(file.id, { deletedAt: new Date() });
+  }
+
+  /** The bytes of a public file, for the static URL. Private (or made private again) answers not found. */
+  async openPublic(
+    id: string,
+    rangeFor: (size: number | null) => { start: number; end?: number } | undefined,
+  ): Promise<{ file: FileRow; object: GetResult }> {
+    const file = await this.files.findPublic(id);
+    if (!file || (file.status !== 'READY' && file.status !== 'PROCESSING')) throw Errors.notFound('File', id);
+    const range = rangeFor(file.size === null ? null : Number(file.size));
+    return { file, object: await this.storage.get(file.storageKey, { range }) };
+  }
+
+  async associate(principal: Principal, fileId: string, entityName: string, entityReference: string): Promise<FileAssociation> {
+    const name = entityName.trim();
+    const reference = entityReference.trim();
+    if (!name || name.length > 200) throw Errors.badRequest('entityName must be 1 to 200 characters');
+    if (!reference || reference.length > 500) throw Errors.badRequest('entityReference must be 1 to 500 characters');
+    const file = await this.mustWrite(principal, fileId);
+    return this.files.upsertAssociation(file, name, reference, principal.userId);
+  }
+
+  async dissociate(principal: Principal, associationId: string): Promise<FileAssociation> {
+    const association = await this.files.findWritableAssociation(principal, associationId);
+    if (!association) throw Errors.notFound('File association', associationId);
+    await this.files.deleteAssociation(association.id);
+    return association;
+  }
+
+  private async mustWrite(principal: Principal, id: string): Promise<FileRow> {
+    const row = await this.files.findWritable(principal, id);
+    if (!row) {
+      // Readable but not writable is a 403; not even readable stays a 404 so nothing leaks.
+      if (await this.files.findReadable(principal, id)) throw Errors.forbidden(`You may not change file ${id}`);
+      throw Errors.notFound('File', id);
     }
+    return row;
   }
 }
 

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { CurrentPrincipal, type Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { Errors } from '@app/errors';
-import { FilesService } from '@app/files';
+import { FilesService, FileUploadService } from '@app/files';
 import { readSingleFile } from '../http/multipart';
 import { toFileView, type FileView } from './file.view';
 
@@ -15,6 +15,7 @@ const MULTIPART_OVERHEAD = 1024 * 1024;
 export class FilesController {
   constructor(
     private readonly files: FilesService,
+    private readonly uploads: FileUploadService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -25,7 +26,7 @@ export class FilesController {
     if (declared > this.config.uploads.maxBytes + MULTIPART_OVERHEAD) throw Errors.tooLarge(this.config.uploads.maxBytes);
     return readSingleFile(req, 'file', async (file, signal) =>
       toFileView(
-        await this.files.uploadStream(principal, {
+        await this.uploads.uploadStream(principal, {
           stream: file.stream,
           filename: file.filename,
           declaredMime: file.mimeType,

@@ -7,6 +7,7 @@ function graphqlCode(code: ErrorCode): string {
     case 'BAD_REQUEST':
     case 'UNSUPPORTED_MEDIA_TYPE':
     case 'PAYLOAD_TOO_LARGE':
+    case 'RANGE_NOT_SATISFIABLE':
       return 'BAD_USER_INPUT';
     case 'UNAUTHENTICATED':
       return 'UNAUTHENTICATED';

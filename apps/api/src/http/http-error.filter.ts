@@ -29,6 +29,8 @@ function errorName(code: ErrorCode): string {
       return 'Conflict';
     case 'PAYLOAD_TOO_LARGE':
       return 'Payload Too Large';
+    case 'RANGE_NOT_SATISFIABLE':
+      return 'Range Not Satisfiable';
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 'Unsupported Media Type';
     case 'STORAGE_UNAVAILABLE':

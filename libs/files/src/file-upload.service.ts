@@ -1,0 +1,281 @@
+import { randomUUID } from 'node:crypto';
+import { PassThrough, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import type { Principal } from '@app/auth';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { FileCategory } from '@app/database';
+import { AppError, Errors } from '@app/errors';
+import { addOutboxJob, OutboxRelay } from '@app/queue';
+import { STORAGE_DRIVER, StorageLocator, type PresignedPost, type StorageDriver } from '@app/storage';
+import { mimeAllowed, sniffMime } from './content-type';
+import { eventForRequestedStatus, nextStatus, type FileStatusName } from './file-lifecycle';
+import { FilesRepository, tenantIdOf, tenantIdOfPrincipal, type FileRow } from './files.repository';
+import { UploadMeter } from './upload-meter';
+
+export interface StreamUploadInput {
+  stream: Readable;
+  filename: string;
+  declaredMime?: string;
+  encoding?: string;
+  categoryKey?: string;
+  visibility?: 'PRIVATE' | 'PUBLIC';
+  signal?: AbortSignal;
+}
+
+export interface UploadIntentInput {
+  filename: string;
+  contentType?: string;
+  categoryKey?: string;
+  visibility?: 'PRIVATE' | 'PUBLIC';
+  externalId?: string;
+}
+
+/**
+ * Every way bytes arrive ends here, in the same lifecycle: intent (UPLOADING) → uploaded (PROCESSING, with the
+ * `file.process` job written in the same transaction) → the job decides READY or FAILED.
+ */
+@Injectable()
+export class FileUploadService {
+  private readonly logger = new Logger('FileUploadService');
+
+  constructor(
+    private readonly files: FilesRepository,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly relay: OutboxRelay,
+  ) {}
+
+  async category(key = 'default'): Promise<FileCategory> {
+    const category = await this.files.findCategoryByKey(key);
+    if (!category) throw Errors.badRequest(`Unknown file category '${key}'`);
+    return category;
+  }
+
+  maxBytesFor(category: FileCategory): number {
+    const own = category.maxBytes === null ? Infinity : Number(category.maxBytes);
+    return Math.min(own, this.config.uploads.maxBytes);
+  }
+
+  private checkDeclaredType(category: FileCategory, mime: string | undefined): void {
+    if (mime && !mimeAllowed(mime, category.mimeTypes)) {
+      throw new AppError(
+        'UNSUPPORTED_MEDIA_TYPE',
+        `Category '${category.key}' does not accept ${mime}; allowed: ${category.mimeTypes.join(', ')}`,
+      );
+    }
+  }
+
+  /**
+   * The API's own upload path: streams the bytes to a fresh key while hashing them, then makes the record real
+   * in one transaction with its post-upload job. On any failure the object is removed; nothing half-written stays.
+   */
+  async uploadStream(principal: Principal, input: StreamUploadInput): Promise<FileRow> {
+    const category = await this.category(input.categoryKey);
+    this.checkDeclaredType(category, input.declaredMime);
+    const id = randomUUID();
+    const tenantId = tenantIdOfPrincipal(principal);
+    const key = StorageLocator.originalKey(tenantId, id);
+    const meter = new UploadMeter(this.maxBytesFor(category));
+    const body = new PassThrough();
+    let stored = false;
+    try {
+      await Promise.all([
+        pipeline(input.stream, meter, body, { signal: input.signal }),
+        this.storage.put(key, body, { contentType: input.declaredMime, signal: input.signal }).then(() => {
+          stored = true;
+        }),
+      ]);
+      const { size, sha256, head } = meter.digest();
+      const sniffedMime = await sniffMime(head);
+      await this.files.transaction(async (tx) => {
+        await this.files.create(tx, {
+          id,
+          ownerId: principal.userId,
+          organizationId: principal.orgId,
+          originalFilename: input.filename,
+          encoding: input.encoding,
+          storageKey: key,
+          declaredMime: input.declaredMime,
+          sniffedMime,
+          size,
+          sha256,
+          status: nextStatus('UPLOADING', 'uploaded'),
+          visibility: input.visibility ?? category.defaultVisibility,
+          categoryId: category.id,
+          uploadedAt: new Date(),
+        });
+        await this.files.addVersion(tx, {
+          fileId: id,
+          version: 1,
+          storageKey: key,
+          originalFilename: input.filename,
+          mime: sniffedMime ?? input.declaredMime,
+          size,
+          sha256,
+          createdBy: principal.userId,
+        });
+        await addOutboxJob(tx, 'file.process', { fileId: id, tenantId });
+      });
+      this.relay.kick();
+    } catch (error) {
+      await this.discard(key, stored);
+      throw error;
+    }
+    return this.mustRead(principal, id);
+  }
+
+  /** Direct-to-storage uploads, step 1: the record in UPLOADING and where its bytes must go. */
+  async createIntent(principal: Principal, input: UploadIntentInput): Promise<{ file: FileRow; category: FileCategory }> {
+    const category = await this.category(input.categoryKey);
+    this.checkDeclaredType(category, input.contentType);
+    const id = randomUUID();
+    const key = StorageLocator.originalKey(tenantIdOfPrincipal(principal), id);
+    await this.files.transaction(async (tx) => {
+      await this.files.create(tx, {
+        id,
+        ownerId: principal.userId,
+        organizationId: principal.orgId,
+        originalFilename: input.filename,
+        storageKey: key,
+        declaredMime: input.contentType,
+        status: 'UPLOADING',
+        visibility: input.visibility ?? category.defaultVisibility,
+        categoryId: category.id,
+        externalId: input.externalId,
+      });
+    });
+    return { file: await this.mustRead(principal, id), category };
+  }
+
+  /** A browser-style POST whose policy pins the key, the content type and the category's size range. */
+  async presignPost(file: FileRow, category: FileCategory): Promise<PresignedPost & { expiresAt: Date }> {
+    const expiresInSeconds = this.config.uploads.signedUrlTtlSeconds;
+    const post = await this.storage.presignPost(file.storageKey, {
+      expiresInSeconds,
+      contentType: file.declaredMime ?? undefined,
+      minBytes: 0,
+      maxBytes: this.maxBytesFor(category),
+    });
+    return { ...post, expiresAt: new Date(Date.now() + expiresInSeconds * 1000) };
+  }
+
+  /** A client asks for a status (ROQ's updateFileStatus): READY means "my bytes are there, take them". */
+  async requestStatus(principal: Principal, id: string, status: FileStatusName): Promise<FileRow> {
+    const event = eventForRequestedStatus(status);
+    if (event === 'uploaded') return this.completeUpload(principal, id);
+    const file = await this.mustWrite(principal, id);
+    nextStatus(file.status, event);
+    await this.files.updateIfStatus(this.files.client, tenantIdOf(file), id, file.status, {
+      status: nextStatus(file.status, event),
+      failureReason: 'Marked as failed by the client',
+    });
+    await this.discard(file.storageKey, true);
+    return this.mustRead(principal, id);
+  }
+
+  /** A pre-signed PUT URL for the intent's key. */
+  async presignPut(principal: Principal, id: string): Promise<{ url: string; expiresAt: Date }> {
+    const file = await this.mustWrite(principal, id);
+    if (file.status !== 'UPLOADING') {
+      throw new AppError('ILLEGAL_TRANSITION', `File ${id} is ${file.status}; it takes no more bytes`);
+    }
+    const expiresInSeconds = this.config.uploads.signedUrlTtlSeconds;
+    const url = await this.storage.presignPut(file.storageKey, { expiresInSeconds, contentType: file.declaredMime ?? undefined });
+    return { url, expiresAt: new Date(Date.now() + expiresInSeconds * 1000) };
+  }
+
+  /**
+   * Direct-to-storage uploads, step 2: the caller (or a storage notification) says the bytes are there. We check
+   * that they really are and within the rules before the file moves on. Idempotent once accepted.
+   */
+  async completeUpload(principal: Principal, id: string): Promise<FileRow> {
+    const file = await this.mustWrite(principal, id);
+    return this.complete(file);
+  }
+
+  /** Completion from a trusted source (a bucket notification) that names only the key. */
+  async completeByKey(key: string): Promise<FileRow | null> {
+    const file = await this.files.findByStorageKey(key);
+    return file ? this.complete(file) : null;
+  }
+
+  private async complete(file: FileRow): Promise<FileRow> {
+    if (file.status === 'PROCESSING' || file.status === 'READY') return file;
+    // Throws ILLEGAL_TRANSITION for FAILED.
+    nextStatus(file.status, 'uploaded');
+    const head = await this.storage.head(file.storageKey);
+    if (!head) throw new AppError('UPLOAD_INCOMPLETE', `File ${file.id} has not been uploaded yet`);
+    const problem = this.policyProblem(file, head);
+    const tenantId = tenantIdOf(file);
+    if (problem) {
+      await this.files.updateIfStatus(this.files.client, tenantId, file.id, 'UPLOADING', {
+        status: nextStatus('UPLOADING', 'failed'),
+        failureReason: problem,
+        size: head.size,
+      });
+      await this.discard(file.storageKey, true);
+      throw Errors.badRequest(problem);
+    }
+    await this.files.transaction(async (tx) => {
+      const moved = await this.files.updateIfStatus(tx, tenantId, file.id, 'UPLOADING', {
+        status: nextStatus('UPLOADING', 'uploaded'),
+        size: head.size,
+        uploadedAt: new Date(),
+      });
+      // Someone else completed it between our read and this update: their job is already queued.
+      if (!moved) return;
+      await this.files.addVersion(tx, {
+        fileId: file.id,
+        version: 1,
+        storageKey: file.storageKey,
+        originalFilename: file.originalFilename,
+        mime: file.declaredMime,
+        size: head.size,
+        createdBy: file.ownerId,
+      });
+      await addOutboxJob(tx, 'file.process', { fileId: file.id, tenantId });
+    });
+    this.relay.kick();
+    return (await this.files.findForTenant(tenantId, file.id))!;
+  }
+
+  private policyProblem(file: FileRow, head: { size: number; contentType?: string }): string | null {
+    const max = file.category ? this.maxBytesFor(file.category) : this.config.uploads.maxBytes;
+    if (head.size > max) return `The uploaded object is ${head.size} bytes; the limit is ${max}`;
+    if (file.declaredMime && head.contentType && head.contentType.toLowerCase() !== file.declaredMime.toLowerCase()) {
+      return `The uploaded object is ${head.contentType}, not the declared ${file.declaredMime}`;
+    }
+    return null;
+  }
+
+  private async mustRead(principal: Principal, id: string): Promise<FileRow> {
+    const row = await this.files.findReadable(principal, id);
+    if (!row) throw Errors.notFound('File', id);
+    return row;
+  }
+
+  private async mustWrite(principal: Principal, id: string): Promise<FileRow> {
+    const row = await this.files.findWritable(principal, id);
+    if (!row) {
+      // Readable but not writable is a 403; not even readable stays a 404 so nothing leaks.
+      if (await this.files.findReadable(principal, id)) throw Errors.forbidden(`You may not change file ${id}`);
+      throw Errors.notFound('File', id);
+    }
+    return row;
+  }
+
+  // The object may be partly written or not at all; deleting a missing key succeeds. If storage itself is down,
+  // a job removes it later.
+  private async discard(key: string, stored: boolean): Promise<void> {
+    try {
+      await this.storage.delete(key);
+    } catch (error) {
+      if (!stored) return;
+      this.logger.warn(`Could not delete ${key} after a failed upload, scheduling cleanup: ${String(error)}`);
+      await this.files
+        .transaction((tx) => addOutboxJob(tx, 'storage.delete-object', { key, reason: 'failed upload' }))
+        .catch(() => undefined);
+    }
+  }
+}
