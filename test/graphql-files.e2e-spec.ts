@@ -160,6 +160,26 @@ describe('GraphQL files API (ROQ)', () => {
     expect(result.data.uploadFile).toMatchObject({ name: 'via-graphql.pdf', size: PDF.length });
   });
 
+  it('lists a page of 100 files with associations in a bounded number of SQL statements', async () => {
+    const org = app.token({ sub: 'bulk', org: 'bulk-org', role: 'service' });
+    for (let i = 0; i < 100; i++) {
+      const { id } = (await gql(app, org, CREATE, { file: { name: `f${i}.txt`, contentType: 'text/plain', fileCategory: 'default' } })).data
+        .createFileUpload;
+      await gql(app, org, `mutation($dto: CreateFileAssociationDto!) { createFileAssociation(createFileAssociationDto: $dto) { id } }`, {
+        dto: { fileId: id, entityName: 'batch', entityReference: String(i % 3) },
+      });
+    }
+    let statements = 0;
+    (app.db as unknown as { $on(event: 'query', cb: () => void): void }).$on('query', () => statements++);
+    const page = await gql(app, org, `{ files(limit: 100, filter: { entityName: { equalTo: "batch" } }) { totalCount data { id url associations { entityReference } thumbnails { variant } } } }`);
+    expect(page.errors).toBeUndefined();
+    expect(page.data.files.data).toHaveLength(100);
+    expect(page.data.files.totalCount).toBe(100);
+    // Files, their categories, associations, thumbnails and the count: a handful, however many files.
+    expect(statements).toBeGreaterThan(0);
+    expect(statements).toBeLessThanOrEqual(8);
+  });
+
   it('refuses out-of-range paging with BAD_USER_INPUT', async () => {
     for (const args of ['limit: 1000', 'limit: 0', 'offset: -1']) {
       const paging = await gql(app, user, `{ files(${args}) { totalCount } }`);

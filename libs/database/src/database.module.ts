@@ -22,7 +22,7 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
     }
     const { applied } = await migrate(url);
     if (applied.length) this.logger.log(`Applied migrations: ${applied.join(', ')}`);
-    this.client = createPrismaClient(url, this.embedded ? 1 : 10);
+    this.client = createPrismaClient(url, this.embedded ? 1 : 10, { emitQueryEvents: config.env === 'test' });
     await this.client.$connect();
     return this.client;
   }
