@@ -20,6 +20,10 @@ export interface StreamUploadInput {
   encoding?: string;
   categoryKey?: string;
   visibility?: 'PRIVATE' | 'PUBLIC';
+  /** The signed REST flow's client the file was uploaded for. */
+  fileClientId?: string;
+  /** Free metadata kept with the record (e.g. the signed flow's `meta`). */
+  metadata?: Record<string, unknown>;
   signal?: AbortSignal;
 }
 
@@ -103,6 +107,8 @@ export class FileUploadService {
           status: nextStatus('UPLOADING', 'uploaded'),
           visibility: input.visibility ?? category.defaultVisibility,
           categoryId: category.id,
+          fileClientId: input.fileClientId,
+          metadata: (input.metadata ?? {}) as object,
           uploadedAt: new Date(),
         });
         await this.files.addVersion(tx, {
