@@ -8,6 +8,7 @@ import { createRootLogger, logContext, PinoNestLogger } from '@app/logging';
 import { JobRegistry, OutboxRelay, QUEUE_DRIVER, type QueueDriver } from '@app/queue';
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { useStorageSafeBodyParsers } from '@app/storage';
+import { scheduleLifecycleJobs } from '@app/files';
 import { AppModule } from './app.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -48,7 +49,10 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   await app.init();
   const driver = app.get<QueueDriver>(QUEUE_DRIVER);
   // The API only enqueues, except in the embedded profile where jobs run in this process.
-  if (driver.name === 'in-process') await driver.startWorkers(app.get(JobRegistry));
+  if (driver.name === 'in-process') {
+    await driver.startWorkers(app.get(JobRegistry));
+    await scheduleLifecycleJobs(driver, config);
+  }
   app.get(OutboxRelay).start();
   return app;
 }

@@ -8,6 +8,8 @@ import { DatabaseModule } from '@app/database';
 import { FILE_JOB_HANDLERS, FilesModule } from '@app/files';
 import { QueueModule } from '@app/queue';
 import { LocalStorageController, StorageModule } from '@app/storage';
+import { ChainsiteModule } from './chainsite/chainsite.module';
+import { FaciliooModule } from './facilioo/facilioo.module';
 import { FilesController } from './files/files.controller';
 import { depthLimit } from './graphql/depth-limit.rule';
 import { FilesResolver } from './graphql/files.resolver';
@@ -32,6 +34,8 @@ export class AppModule {
         AuthModule,
         QueueModule.forRoot({ imports: [FilesModule], handlers: FILE_JOB_HANDLERS }),
         FilesModule,
+        ChainsiteModule,
+        FaciliooModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,
           path: '/graphql',

@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type AppConfig } from '@app/config';
+import { scheduleLifecycleJobs } from '@app/files';
 import { createRootLogger, PinoNestLogger } from '@app/logging';
 import { JobRegistry, OutboxRelay, QUEUE_DRIVER, type QueueDriver } from '@app/queue';
 import { WorkerModule } from './worker.module';
@@ -27,7 +28,9 @@ async function main(): Promise<void> {
     logger: new PinoNestLogger(createRootLogger(config.logLevel, 'worker')),
   });
   app.enableShutdownHooks();
-  await app.get<QueueDriver>(QUEUE_DRIVER).startWorkers(app.get(JobRegistry));
+  const driver = app.get<QueueDriver>(QUEUE_DRIVER);
+  await driver.startWorkers(app.get(JobRegistry));
+  await scheduleLifecycleJobs(driver, config);
   app.get(OutboxRelay).start();
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000).unref());

@@ -49,8 +49,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
         : { driver: 'local', root: join(dataDir, 'objects'), signingSecret },
     auth: { jwtSecret, usingDevelopmentSecret: !raw.AUTH_JWT_SECRET, jwksUrl: raw.AUTH_JWKS_URL },
     fileClients: raw.FILE_CLIENTS,
+    storageEvents: { token: raw.STORAGE_EVENTS_TOKEN },
     uploads: { maxBytes: raw.MAX_UPLOAD_BYTES, signedUrlTtlSeconds: raw.SIGNED_URL_TTL_SECONDS },
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    lifecycle: {
+      sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
+      abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,
+      softDeleteRetentionDays: raw.SOFT_DELETE_RETENTION_DAYS,
+    },
   };
 }

@@ -1,14 +1,18 @@
 import { Module } from '@nestjs/common';
 import { DeleteObjectJob } from './delete-object.job';
+import { FileCategoriesRepository } from './file-categories.repository';
+import { FileCategoriesService } from './file-categories.service';
 import { FileProcessJob } from './file-process.job';
 import { FilesRepository } from './files.repository';
 import { FileUploadService } from './file-upload.service';
+import { LifecycleSweepJob } from './lifecycle-sweep.job';
+import { MaintenanceRepository } from './maintenance.repository';
 import { FilesService } from './files.service';
 
-export const FILE_JOB_HANDLERS = [FileProcessJob, DeleteObjectJob];
+export const FILE_JOB_HANDLERS = [FileProcessJob, DeleteObjectJob, LifecycleSweepJob];
 
 @Module({
-  providers: [FilesRepository, FilesService, FileUploadService, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, ...FILE_JOB_HANDLERS],
+  providers: [FilesRepository, FilesService, FileUploadService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
+  exports: [FilesRepository, FilesService, FileUploadService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

@@ -11,6 +11,8 @@ export interface FileListFilter {
   status?: File['status'][];
   nameContains?: string;
   categoryKey?: string;
+  /** Only files this user uploaded (Chainsite's "my files"); readability still applies. */
+  ownerId?: string;
 }
 
 export interface FileListPage {
@@ -95,6 +97,7 @@ export class FilesRepository {
     if (filter.status?.length) and.push({ status: { in: filter.status } });
     if (filter.nameContains) and.push({ originalFilename: { contains: filter.nameContains, mode: 'insensitive' } });
     if (filter.categoryKey) and.push({ category: { key: filter.categoryKey } });
+    if (filter.ownerId) and.push({ ownerId: filter.ownerId });
     const where: Prisma.FileWhereInput = { AND: and };
     const orderField = page.orderBy === 'name' ? 'originalFilename' : page.orderBy;
     const [rows, total] = await this.db.$transaction([

@@ -62,6 +62,25 @@ export class FilesService {
     return { url, expiresAt: new Date(Date.now() + expiresInSeconds * 1000) };
   }
 
+  /**
+   * A time-limited URL of the file's thumbnail nearest to `width` (the smallest at least that wide, else the
+   * largest). Thumbnails are made in the background, so until one exists the URL is the original's and
+   * `isFallback` says so.
+   */
+  async thumbnailUrl(principal: Principal, id: string, width = 256): Promise<SignedUrl & { isFallback: boolean }> {
+    const file = await this.getWithRelations(principal, id);
+    const byWidth = [...file.thumbnails].sort((a, b) => a.width - b.width);
+    const thumbnail = byWidth.find((t) => t.width >= width) ?? byWidth.at(-1);
+    if (!thumbnail) return { ...(await this.signedUrlFor(file, 'inline')), isFallback: true };
+    const expiresInSeconds = this.config.uploads.signedUrlTtlSeconds;
+    const url = await this.storage.presignGet(thumbnail.storageKey, {
+      expiresInSeconds,
+      contentType: thumbnail.mime,
+      contentDisposition: contentDisposition(`thumbnail-${thumbnail.variant}.${thumbnail.mime.split('/')[1] ?? 'bin'}`, 'inline'),
+    });
+    return { url, expiresAt: new Date(Date.now() + expiresInSeconds * 1000), isFallback: false };
+  }
+
   /** The static address of a public file's bytes; it serves only while the file stays public. */
   publicUrl(file: Pick<FileRow, 'id'>): string {
     return `${this.config.http.publicUrl}/public/files/${file.id}`;

@@ -7,3 +7,8 @@ export * from './delete-object.job';
 export * from './files.module';
 export * from './content-type';
 export * from './upload-meter';
+export * from './file-categories.repository';
+export * from './file-categories.service';
+export * from './file-listing';
+export * from './lifecycle-sweep.job';
+export * from './lifecycle-schedule';

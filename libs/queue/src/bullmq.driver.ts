@@ -90,6 +90,10 @@ export class BullMqQueueDriver implements QueueDriver {
     await this.worker.waitUntilReady();
   }
 
+  async schedule<N extends JobName>(scheduleId: string, name: N, payload: JobPayloads[N], everyMs: number): Promise<void> {
+    await this.queue.upsertJobScheduler(scheduleId, { every: everyMs }, { name, data: payload, opts: { attempts: 1 } });
+  }
+
   onSettled(): void {
     // Durable: the relay marks outbox rows sent as soon as BullMQ has them.
   }

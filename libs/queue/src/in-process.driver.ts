@@ -1,5 +1,5 @@
 import { Logger } from '@nestjs/common';
-import { RETRY_POLICY, retryDelayMs, type JobRegistry, type QueuedJob } from './job-registry';
+import { RETRY_POLICY, retryDelayMs, type JobName, type JobPayloads, type JobRegistry, type QueuedJob } from './job-registry';
 import type { QueueDriver } from './queue.driver';
 
 interface Pending {
@@ -16,6 +16,7 @@ export class InProcessQueueDriver implements QueueDriver {
   private readonly waiting: Pending[] = [];
   private readonly known = new Set<string>();
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly schedules: NodeJS.Timeout[] = [];
   private readonly settledListeners: ((jobId: string) => void)[] = [];
   private readonly idleWaiters: (() => void)[] = [];
   private readonly abort = new AbortController();
@@ -31,6 +32,14 @@ export class InProcessQueueDriver implements QueueDriver {
     this.known.add(job.id);
     this.waiting.push({ job, attempt: 1 });
     this.pump();
+  }
+
+  async schedule<N extends JobName>(scheduleId: string, name: N, payload: JobPayloads[N], everyMs: number): Promise<void> {
+    const timer = setInterval(() => {
+      if (!this.closed) void this.enqueue({ id: `${scheduleId}:${Date.now()}`, name, payload } as QueuedJob);
+    }, everyMs);
+    timer.unref();
+    this.schedules.push(timer);
   }
 
   async startWorkers(registry: JobRegistry): Promise<void> {
@@ -54,6 +63,7 @@ export class InProcessQueueDriver implements QueueDriver {
 
   async close(timeoutMs: number): Promise<void> {
     this.closed = true;
+    for (const s of this.schedules) clearInterval(s);
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
     this.waiting.length = 0;

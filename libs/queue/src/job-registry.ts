@@ -5,11 +5,16 @@ export interface JobPayloads {
   'file.process': { fileId: string; tenantId: string };
   /** Removes an object that no committed record points at (a failed or abandoned write). */
   'storage.delete-object': { key: string; reason: string };
+  /** Scheduled housekeeping; see LifecycleSweepJob. */
+  'lifecycle.sweep': { task: LifecycleTask };
 }
+
+export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted'] as const;
+export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 export type JobName = keyof JobPayloads;
 
-export const JOB_NAMES = ['file.process', 'storage.delete-object'] as const satisfies readonly JobName[];
+export const JOB_NAMES = ['file.process', 'storage.delete-object', 'lifecycle.sweep'] as const satisfies readonly JobName[];
 
 export interface JobContext {
   jobId: string;

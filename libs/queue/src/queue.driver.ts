@@ -1,4 +1,4 @@
-import type { JobRegistry, QueuedJob } from './job-registry';
+import type { JobName, JobPayloads, JobRegistry, QueuedJob } from './job-registry';
 
 /**
  * The one port between the outbox relay and whatever runs jobs. Two drivers: BullMQ (Redis, separate worker
@@ -15,6 +15,11 @@ export interface QueueDriver {
   enqueue(job: QueuedJob): Promise<void>;
   /** Starts consuming (only in processes that run workers). */
   startWorkers(registry: JobRegistry): Promise<void>;
+  /**
+   * Runs `job` every `everyMs`, starting one period from now. Idempotent per `scheduleId`: BullMQ keeps one
+   * schedule across all replicas; the in-process driver keeps a timer in this process.
+   */
+  schedule<N extends JobName>(scheduleId: string, name: N, payload: JobPayloads[N], everyMs: number): Promise<void>;
   /** Called by a non-durable driver once a job has finished for good (succeeded or exhausted). */
   onSettled(listener: (jobId: string) => void): void;
   checkHealth(): Promise<void>;

@@ -1,0 +1,68 @@
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import type { JobHandler, JobOutcome, JobPayloads } from '@app/queue';
+import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
+import { MaintenanceRepository } from './maintenance.repository';
+
+const BATCH = 200;
+const HOUR = 3600_000;
+const DAY = 24 * HOUR;
+
+/**
+ * Scheduled housekeeping, one task per run: expire temporary uploads, fail abandoned uploads, purge soft-deleted
+ * files past the retention. Each run handles a bounded batch and logs what it removed; the schedule repeats it.
+ */
+@Injectable()
+export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
+  readonly jobName = 'lifecycle.sweep' as const;
+  private readonly logger = new Logger('LifecycleSweep');
+
+  constructor(
+    private readonly maintenance: MaintenanceRepository,
+    @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+  ) {}
+
+  async handle({ task }: JobPayloads['lifecycle.sweep']): Promise<JobOutcome> {
+    const now = Date.now();
+    const rules = this.config.lifecycle;
+    switch (task) {
+      case 'expire-temporary': {
+        const ids = await this.maintenance.expiredTemporary(new Date(now), BATCH);
+        // Expired temporary files need no retention: they were never made permanent.
+        const count = await this.maintenance.markDeleted(ids, new Date(0));
+        return this.done(task, `${count} temporary file(s) expired`, count);
+      }
+      case 'abandoned-uploads': {
+        const rows = await this.maintenance.abandonedUploads(new Date(now - rules.abandonedUploadHours * HOUR), BATCH);
+        let count = 0;
+        for (const row of rows) {
+          if (!(await this.maintenance.failAbandoned(row.id, `Upload abandoned: no bytes confirmed within ${rules.abandonedUploadHours} h`))) continue;
+          await this.storage.delete(row.storageKey);
+          count++;
+        }
+        return this.done(task, `${count} abandoned upload(s) failed`, count);
+      }
+      case 'purge-deleted': {
+        const candidates = await this.maintenance.purgeable(new Date(now - rules.softDeleteRetentionDays * DAY), BATCH);
+        let objects = 0;
+        for (const candidate of candidates) {
+          const shared = await this.maintenance.keysStillReferenced(candidate.id, candidate.keys);
+          for (const key of candidate.keys) {
+            if (shared.has(key)) continue;
+            await this.storage.delete(key);
+            objects++;
+          }
+          // The row goes last: if a delete above fails, the next run finds the file again.
+          await this.maintenance.deleteFile(candidate.id);
+        }
+        return this.done(task, `${candidates.length} file(s) purged, ${objects} object(s) removed`, candidates.length);
+      }
+    }
+  }
+
+  private done(task: string, detail: string, count: number): JobOutcome {
+    if (count > 0) this.logger.log(`${task}: ${detail}`);
+    return { status: count > 0 ? 'succeeded' : 'skipped', detail };
+  }
+}
