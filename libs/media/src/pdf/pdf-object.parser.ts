@@ -14,13 +14,21 @@ export class PdfRef {
 }
 
 export class PdfString {
-  constructor(readonly raw: Buffer) {}
+  constructor(
+    readonly raw: Buffer,
+    readonly hex: boolean,
+  ) {}
+
+  // The string's bytes with escapes (literal) or hex digits decoded (ISO 32000-1 §7.3.4).
+  bytes(): Buffer {
+    return this.hex ? decodeHex(this.raw) : decodeLiteral(this.raw);
+  }
 }
 
 export type PdfDict = Map<string, PdfValue>;
 export type PdfValue = number | boolean | null | PdfName | PdfRef | PdfString | PdfValue[] | PdfDict;
 
-/** The bytes ran out before the value did: retry once more input has arrived. */
+// The bytes ran out before the value did: retry once more input has arrived.
 export class PdfIncompleteError extends Error {
   constructor() {
     super('Incomplete PDF object');
@@ -47,19 +55,12 @@ const isRegular = (c: number): boolean => WHITESPACE[c] === 0 && DELIMITER[c] ==
 const isDigit = (c: number): boolean => c >= 0x30 && c <= 0x39;
 
 export class PdfObjectParser {
-  /**
-   * @param complete true when `buf` holds everything there is: running out of bytes is then a syntax error
-   *   rather than PdfIncompleteError.
-   */
+  // `complete`: `buf` holds everything there is, so running out of bytes is a syntax error, not PdfIncompleteError.
   constructor(
     private readonly buf: Buffer,
     public pos = 0,
     private readonly complete = false,
   ) {}
-
-  get atEnd(): boolean {
-    return this.pos >= this.buf.length;
-  }
 
   parseValue(depth = 0): PdfValue {
     if (depth > MAX_DEPTH) throw new PdfSyntaxError('Objects nested too deeply');
@@ -79,7 +80,7 @@ export class PdfObjectParser {
     throw new PdfSyntaxError(word ? `Unexpected keyword '${word}'` : `Unexpected byte 0x${c.toString(16)}`);
   }
 
-  /** Skips whitespace and `%` comments. */
+  // Skips whitespace and `%` comments.
   skipWhitespace(): void {
     for (;;) {
       const c = this.peek();
@@ -93,7 +94,7 @@ export class PdfObjectParser {
     }
   }
 
-  /** A run of regular characters (a keyword such as `stream` or `endobj`); '' when at a delimiter. */
+  // A run of regular characters (a keyword such as `stream` or `endobj`); '' when at a delimiter.
   readKeyword(): string {
     const start = this.pos;
     while (this.pos < this.buf.length && isRegular(this.buf[this.pos]!)) this.pos++;
@@ -102,14 +103,14 @@ export class PdfObjectParser {
     return this.buf.toString('latin1', start, this.pos);
   }
 
-  /** The byte at `pos`, or -1 at the end of complete input; PdfIncompleteError at the end of a partial one. */
+  // The byte at `pos`, or -1 at the end of complete input; PdfIncompleteError at the end of a partial one.
   peek(): number {
     if (this.pos < this.buf.length) return this.buf[this.pos]!;
     if (this.complete) return -1;
     throw new PdfIncompleteError();
   }
 
-  /** The byte at `index`, or PdfIncompleteError / PdfSyntaxError when the input ends before it. */
+  // The byte at `index`, or PdfIncompleteError / PdfSyntaxError when the input ends before it.
   byteAt(index: number): number {
     if (index < this.buf.length) return this.buf[index]!;
     if (this.complete) throw new PdfSyntaxError('Unexpected end of data');
@@ -161,7 +162,7 @@ export class PdfObjectParser {
       } else if (c === 0x28) {
         nesting++;
       } else if (c === 0x29 && --nesting === 0) {
-        return new PdfString(this.buf.subarray(start, this.pos - 1));
+        return new PdfString(this.buf.subarray(start, this.pos - 1), false);
       }
     }
   }
@@ -170,7 +171,7 @@ export class PdfObjectParser {
     const start = ++this.pos;
     while (this.byteAt(this.pos) !== 0x3e) this.pos++;
     this.pos++;
-    return new PdfString(this.buf.subarray(start, this.pos - 1));
+    return new PdfString(this.buf.subarray(start, this.pos - 1), true);
   }
 
   private parseNumberOrRef(): number | PdfRef {
@@ -205,4 +206,42 @@ export function nameOf(value: PdfValue | undefined): string | undefined {
 
 export function isDict(value: PdfValue | undefined): value is PdfDict {
   return value instanceof Map;
+}
+
+function decodeHex(raw: Buffer): Buffer {
+  const digits = raw.toString('latin1').replace(/[^0-9a-fA-F]/g, '');
+  // An odd final digit is followed by an implied 0.
+  return Buffer.from(digits.length % 2 === 1 ? `${digits}0` : digits, 'hex');
+}
+
+const ESCAPES: Record<number, number> = { 0x6e: 0x0a, 0x72: 0x0d, 0x74: 0x09, 0x62: 0x08, 0x66: 0x0c };
+
+function decodeLiteral(raw: Buffer): Buffer {
+  const out = Buffer.alloc(raw.length);
+  let length = 0;
+  for (let i = 0; i < raw.length; i++) {
+    let c = raw[i]!;
+    if (c === 0x0d) {
+      // An unescaped end of line, whichever it is, reads as LF.
+      if (raw[i + 1] === 0x0a) i++;
+      out[length++] = 0x0a;
+      continue;
+    }
+    if (c !== 0x5c || i + 1 >= raw.length) {
+      out[length++] = c;
+      continue;
+    }
+    c = raw[++i]!;
+    if (c >= 0x30 && c <= 0x37) {
+      let value = c - 0x30;
+      for (let n = 0; n < 2 && raw[i + 1]! >= 0x30 && raw[i + 1]! <= 0x37; n++) value = value * 8 + raw[++i]! - 0x30;
+      out[length++] = value & 0xff;
+    } else if (c === 0x0d || c === 0x0a) {
+      // A backslash before an end of line continues the string on the next line.
+      if (c === 0x0d && raw[i + 1] === 0x0a) i++;
+    } else {
+      out[length++] = ESCAPES[c] ?? c;
+    }
+  }
+  return out.subarray(0, length);
 }

@@ -1,17 +1,20 @@
 import { constants as zlibConstants, inflateSync } from 'node:zlib';
+import { asBytes } from '../media-input';
 import { MediaError } from '../media.error';
 import {
   PdfIncompleteError,
   PdfObjectParser,
   PdfRef,
+  PdfString,
   PdfSyntaxError,
   isDict,
   nameOf,
   type PdfDict,
   type PdfValue,
 } from './pdf-object.parser';
+import { createStandardDecryptor, type PdfDecryptorResult } from './pdf-standard.decryptor';
 
-/** Where the count came from: the catalog's page tree, a parentless Pages node, or the number of Page objects. */
+// Where the count came from: the catalog's page tree, a parentless Pages node, or the number of Page objects.
 export type PdfPageCountMethod = 'page-tree' | 'orphan-page-tree' | 'page-objects';
 
 export interface PdfPageCountResult {
@@ -26,6 +29,9 @@ const HEADER_WINDOW = 1024;
 const MAX_OBJECT_HEAD = 8 * 1024 * 1024;
 const MAX_OBJECT_STREAM = 16 * 1024 * 1024;
 const MAX_OBJECT_STREAM_INFLATED = 64 * 1024 * 1024;
+// Object streams that could not be read when met (encrypted ones, the key being known only from the trailer,
+// usually at the end) are kept up to this many bytes in all, to be tried again at the end.
+const MAX_DEFERRED_OBJECT_STREAMS = 32 * 1024 * 1024;
 // When nothing matched, keep this much so an `N G obj` split across two chunks is still found.
 const SCAN_TAIL = 64;
 const ENDSTREAM = Buffer.from('endstream', 'latin1');
@@ -38,17 +44,29 @@ const TOKEN = new RegExp(
 );
 
 interface StreamSink {
+  num: number;
+  gen: number;
   dict: PdfDict;
   order: number;
   parts: Buffer[];
   size: number;
 }
 
+interface ObjectStream {
+  num: number;
+  gen: number;
+  dict: PdfDict;
+  order: number;
+  raw: Buffer;
+  problem: string;
+}
+
 type State =
   | { kind: 'header' }
   | { kind: 'scan' }
-  | { kind: 'object'; num: number; start: number; valueAt: number }
-  | { kind: 'trailer'; start: number; valueAt: number }
+  // The object's header starts at `pos`; its value `headerLength` bytes later.
+  | { kind: 'object'; num: number; gen: number; headerLength: number }
+  | { kind: 'trailer'; headerLength: number }
   | { kind: 'stream-body'; remaining: number; sink?: StreamSink }
   | { kind: 'stream-end' }
   | { kind: 'stream-seek'; sink?: StreamSink };
@@ -62,10 +80,15 @@ type State =
  * the trailer's /Root (or the newest Catalog); /Count of the newest Pages node without /Parent; the number of
  * distinct Page objects.
  *
+ * Encrypted PDFs are read when they open with the empty user password (standard security handler, RC4 or AES,
+ * revisions 2–6): only object streams need decrypting, since names and numbers are never encrypted.
+ *
  * Limits: the cross-reference table is not used, so an object freed by an incremental update still counts if it
  * is a page tree root or a page and nothing newer replaced it; a /Length larger than the real stream swallows the
- * objects after it; object streams with filters other than FlateDecode (or with predictors) and object streams
- * of an encrypted PDF cannot be read (the result is then UNSUPPORTED, unless the page tree is outside them).
+ * objects after it; object streams with filters other than FlateDecode (or with predictors) cannot be read, nor
+ * can those of a PDF that needs a user password (UNSUPPORTED, unless the page tree is outside them). Memory is
+ * bounded by one object's dictionary (8 MiB), one object stream (16 MiB, 64 MiB inflated), encrypted object
+ * streams awaiting the key (32 MiB), and a few numbers per Page, Pages and integer object.
  */
 export class PdfPageCounter {
   private buf = Buffer.alloc(0);
@@ -82,13 +105,20 @@ export class PdfPageCounter {
   private readonly pageTreeNodes = new Map<number, { count: PdfValue | undefined; hasParent: boolean; order: number }>();
   private readonly pageObjects = new Set<number>();
   private readonly integers = new Map<number, number>(); // for indirect /Count and /Length
+  private readonly securityDicts = new Map<number, PdfDict>();
+  private readonly newestAt = new Map<number, number>(); // file offset of each object number's newest definition
   private rootRef: number | undefined;
-  private encrypted = false;
+  private encryptRef: number | undefined;
+  private encryptDict: PdfDict | undefined;
+  private fileId: Buffer | undefined;
+  private decryption: PdfDecryptorResult | undefined;
+  private readonly deferred: ObjectStream[] = [];
+  private deferredBytes = 0;
   private readonly unreadObjectStreams: string[] = [];
 
-  write(chunk: Uint8Array | string): void {
+  write(chunk: Uint8Array): void {
     if (this.ended) throw new Error('PdfPageCounter.write after end');
-    const bytes = typeof chunk === 'string' ? Buffer.from(chunk, 'latin1') : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const bytes = asBytes(chunk);
     if (bytes.length === 0) return;
     this.pending.push(bytes);
     this.pendingLength += bytes.length;
@@ -99,6 +129,7 @@ export class PdfPageCounter {
     if (!this.ended) {
       this.ended = true;
       this.drain(true);
+      this.readDeferredObjectStreams();
     }
     return this.result();
   }
@@ -162,16 +193,18 @@ export class PdfPageCounter {
       return this.waitFor(this.buf.length - this.pos + 1);
     }
     this.pos = match.index;
+    const headerLength = match[0].length;
     this.state =
       match[1] === undefined
-        ? { kind: 'trailer', start: match.index, valueAt: end }
-        : { kind: 'object', num: Number(match[1]), start: match.index, valueAt: end };
+        ? { kind: 'trailer', headerLength }
+        : { kind: 'object', num: Number(match[1]), gen: Number(match[2]), headerLength };
     return true;
   }
 
   private readObject(state: Extract<State, { kind: 'object' | 'trailer' }>, eof: boolean): boolean {
-    const parser = new PdfObjectParser(this.buf, state.valueAt, eof);
-    const order = this.base + state.start;
+    const valueAt = this.pos + state.headerLength;
+    const parser = new PdfObjectParser(this.buf, valueAt, eof);
+    const order = this.base + this.pos;
     try {
       const value = parser.parseValue();
       if (state.kind === 'trailer') {
@@ -187,7 +220,7 @@ export class PdfPageCounter {
       if (keyword === 'stream' && isDict(value)) {
         parser.pos = this.streamDataStart(parser);
         this.pos = parser.pos;
-        this.state = this.streamState(value, order);
+        this.state = this.streamState(state.num, state.gen, value, order);
       } else {
         // A missing `endobj` is tolerated: carry on from whatever follows the value.
         this.pos = keyword === 'endobj' ? parser.pos : keywordAt;
@@ -196,13 +229,13 @@ export class PdfPageCounter {
       return true;
     } catch (error) {
       if (error instanceof PdfIncompleteError) {
-        const held = this.buf.length - state.start;
+        const held = this.buf.length - this.pos;
         if (held <= MAX_OBJECT_HEAD) return this.waitFor(held * 2);
       } else if (!(error instanceof PdfSyntaxError)) {
         throw error;
       }
       // Unreadable or oversized: skip its header and look for the next object.
-      this.pos = state.valueAt;
+      this.pos = valueAt;
       this.state = { kind: 'scan' };
       return true;
     }
@@ -215,9 +248,9 @@ export class PdfPageCounter {
     return first === 0x0a ? parser.pos + 1 : parser.pos;
   }
 
-  private streamState(dict: PdfDict, order: number): State {
+  private streamState(num: number, gen: number, dict: PdfDict, order: number): State {
     const sink: StreamSink | undefined =
-      nameOf(dict.get('Type')) === 'ObjStm' ? { dict, order, parts: [], size: 0 } : undefined;
+      nameOf(dict.get('Type')) === 'ObjStm' ? { num, gen, dict, order, parts: [], size: 0 } : undefined;
     const lengthValue = dict.get('Length');
     const length = lengthValue instanceof PdfRef ? this.integers.get(lengthValue.num) : lengthValue;
     if (typeof length === 'number' && Number.isSafeInteger(length) && length >= 0) {
@@ -286,14 +319,52 @@ export class PdfPageCounter {
       this.unreadObjectStreams.push('an object stream is larger than 16 MiB');
       return;
     }
-    const data = this.decodeObjectStream(sink);
-    if (!data) return;
-    const count = sink.dict.get('N');
-    const first = sink.dict.get('First');
-    if (typeof count !== 'number' || typeof first !== 'number') {
-      this.unreadObjectStreams.push('an object stream has no /N or /First');
-      return;
+    const stream: ObjectStream = { ...sink, raw: Buffer.concat(sink.parts), problem: '' };
+    const outcome = this.unpackObjectStream(stream, stream.raw);
+    if (outcome === 'ok') return;
+    if (outcome.retry && this.deferredBytes + stream.raw.length <= MAX_DEFERRED_OBJECT_STREAMS) {
+      stream.problem = outcome.problem;
+      this.deferred.push(stream);
+      this.deferredBytes += stream.raw.length;
+    } else {
+      this.unreadObjectStreams.push(outcome.problem);
     }
+  }
+
+  private readDeferredObjectStreams(): void {
+    if (this.deferred.length === 0) return;
+    const encrypt = this.encryptDict ?? (this.encryptRef === undefined ? undefined : this.securityDicts.get(this.encryptRef));
+    if (encrypt) this.decryption = createStandardDecryptor(encrypt, this.fileId);
+    else if (this.encryptRef !== undefined) {
+      // The trailer says the file is encrypted, but its encryption dictionary was never seen.
+      this.decryption = { ok: false, reason: 'unsupported', detail: 'its encryption dictionary is missing' };
+    }
+    for (const stream of this.deferred) {
+      if (!this.decryption?.ok) {
+        this.unreadObjectStreams.push(stream.problem);
+        continue;
+      }
+      let plain: Buffer;
+      try {
+        plain = this.decryption.decrypt(stream.num, stream.gen, stream.raw);
+      } catch {
+        this.unreadObjectStreams.push('an object stream could not be decrypted');
+        continue;
+      }
+      const outcome = this.unpackObjectStream(stream, plain);
+      if (outcome !== 'ok') this.unreadObjectStreams.push(outcome.problem);
+    }
+    this.deferred.length = 0;
+  }
+
+  // Records the objects packed in an object stream; `retry` when decrypting first might help.
+  private unpackObjectStream(stream: ObjectStream, raw: Buffer): 'ok' | { problem: string; retry: boolean } {
+    const data = this.decodeObjectStream(stream.dict, raw);
+    if (typeof data === 'object' && !Buffer.isBuffer(data)) return data;
+    const count = stream.dict.get('N');
+    const first = stream.dict.get('First');
+    if (typeof count !== 'number' || typeof first !== 'number') return { problem: 'an object stream has no /N or /First', retry: false };
+    let recorded = 0;
     try {
       // The stream starts with N pairs "objectNumber offset", offsets relative to /First.
       const header = new PdfObjectParser(data, 0, true);
@@ -306,27 +377,27 @@ export class PdfPageCounter {
       }
       for (const [num, offset] of entries) {
         try {
-          this.record(num, new PdfObjectParser(data, first + offset, true).parseValue(), sink.order);
+          this.record(num, new PdfObjectParser(data, first + offset, true).parseValue(), stream.order);
+          recorded++;
         } catch (error) {
           if (!(error instanceof PdfSyntaxError)) throw error;
         }
       }
     } catch (error) {
       if (!(error instanceof PdfSyntaxError)) throw error;
-      this.unreadObjectStreams.push('an object stream header is malformed');
     }
+    // Garbage that happened to inflate (encrypted data can) reads as no objects at all.
+    return recorded > 0 || count === 0 ? 'ok' : { problem: 'an object stream holds no readable objects', retry: true };
   }
 
-  private decodeObjectStream(sink: StreamSink): Buffer | undefined {
-    const raw = Buffer.concat(sink.parts);
-    const filterValue = sink.dict.get('Filter');
+  private decodeObjectStream(dict: PdfDict, raw: Buffer): Buffer | { problem: string; retry: boolean } {
+    const filterValue = dict.get('Filter');
     const filters = (Array.isArray(filterValue) ? filterValue : filterValue === undefined ? [] : [filterValue]).map(nameOf);
     if (filters.length === 0) return raw;
-    const params = sink.dict.get('DecodeParms');
+    const params = dict.get('DecodeParms');
     const predictor = isDict(params) ? params.get('Predictor') : undefined;
     if (filters.length > 1 || filters[0] !== 'FlateDecode' || (typeof predictor === 'number' && predictor > 1)) {
-      this.unreadObjectStreams.push(`an object stream uses an unsupported filter (${filters.join(', ')})`);
-      return undefined;
+      return { problem: `an object stream uses an unsupported filter (${filters.join(', ')})`, retry: false };
     }
     try {
       // SYNC_FLUSH: a stream missing its final block (truncated file) still yields what it has.
@@ -335,17 +406,20 @@ export class PdfPageCounter {
         maxOutputLength: MAX_OBJECT_STREAM_INFLATED,
       });
     } catch {
-      this.unreadObjectStreams.push('an object stream could not be decompressed');
-      return undefined;
+      return { problem: 'an object stream could not be decompressed', retry: true };
     }
   }
 
   private record(num: number, value: PdfValue, order: number): void {
-    // The newest definition of an object number replaces any older one (incremental updates append).
+    // The newest definition of an object number replaces any older one (incremental updates append); an
+    // object stream read late (after decryption) must not replace what came after it in the file.
+    if ((this.newestAt.get(num) ?? -1) > order) return;
+    this.newestAt.set(num, order);
     this.catalogs.delete(num);
     this.pageTreeNodes.delete(num);
     this.pageObjects.delete(num);
     this.integers.delete(num);
+    this.securityDicts.delete(num);
     if (typeof value === 'number') {
       if (Number.isSafeInteger(value)) this.integers.set(num, value);
       return;
@@ -362,13 +436,19 @@ export class PdfPageCounter {
       this.pageTreeNodes.set(num, { count: value.get('Count'), hasParent: value.has('Parent'), order });
     } else if (type === 'Page') {
       this.pageObjects.add(num);
+    } else if (value.has('Filter') && value.has('O') && value.has('U')) {
+      this.securityDicts.set(num, value);
     }
   }
 
   private noteTrailer(dict: PdfDict): void {
     const root = dict.get('Root');
     if (root instanceof PdfRef) this.rootRef = root.num;
-    if (dict.has('Encrypt')) this.encrypted = true;
+    const encrypt = dict.get('Encrypt');
+    if (encrypt instanceof PdfRef) this.encryptRef = encrypt.num;
+    else if (isDict(encrypt)) this.encryptDict = encrypt;
+    const id = dict.get('ID');
+    if (Array.isArray(id) && id[0] instanceof PdfString) this.fileId = id[0].bytes();
   }
 
   private waitFor(unreadBytes: number): false {
@@ -388,10 +468,11 @@ export class PdfPageCounter {
 
     if (this.pageObjects.size > 0) return { pages: this.pageObjects.size, method: 'page-objects' };
 
+    if (this.decryption && !this.decryption.ok) {
+      const why = this.decryption.reason === 'password' ? 'needs a password to open' : `is encrypted in a way not supported here (${this.decryption.detail})`;
+      throw new MediaError('UNSUPPORTED', `The PDF ${why}, so its pages cannot be counted`);
+    }
     if (this.unreadObjectStreams.length > 0) {
-      if (this.encrypted) {
-        throw new MediaError('UNSUPPORTED', 'The PDF is encrypted and keeps its page tree in compressed object streams, so its pages cannot be counted');
-      }
       const reason = this.unreadObjectStreams[0]!;
       throw new MediaError(reason.includes('unsupported') ? 'UNSUPPORTED' : 'CORRUPT_PDF', `No page tree found in the PDF: ${reason}`);
     }
@@ -410,13 +491,13 @@ function newest<T extends { order: number }>(items: Iterable<T>): T | undefined 
   return best;
 }
 
-/** Counts the pages of a PDF read from a stream (or any async iterable of chunks) or a buffer. */
-export async function countPdfPages(input: AsyncIterable<Uint8Array | string> | Uint8Array): Promise<PdfPageCountResult> {
+// Counts the pages of a PDF read from a stream (or any async iterable of byte chunks) or a buffer.
+export async function countPdfPages(input: AsyncIterable<unknown> | Uint8Array): Promise<PdfPageCountResult> {
   const counter = new PdfPageCounter();
   if (input instanceof Uint8Array) {
     counter.write(input);
   } else {
-    for await (const chunk of input) counter.write(chunk);
+    for await (const chunk of input) counter.write(asBytes(chunk));
   }
   return counter.end();
 }
