@@ -1,7 +1,10 @@
 import { Readable } from 'node:stream';
+import sharp from 'sharp';
 import { Prisma } from '@app/database';
 import { FileProcessJob } from '@app/files';
+import { classicPdf, pngBomb } from '@app/media/testing/media-fixtures';
 import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
+import { gql } from './support/graphql';
 import { PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 async function upload(app: TestApp, token: string, bytes: Buffer, name = 'doc.bin') {
@@ -99,5 +102,84 @@ describe('post-upload processing', () => {
     } finally {
       await down.close();
     }
+  });
+});
+
+// Media work of the post-upload job, through the public API, in both profiles (in-process and the worker).
+describe('post-upload media', () => {
+  let app: TestApp;
+  let token: string;
+
+  beforeAll(async () => {
+    app = await startTestApp({ THUMBNAIL_SIZES: '64,256,1024' });
+    token = app.token({ sub: 'mia', org: 'media' });
+  });
+  afterAll(() => app?.close());
+
+  async function fileWithThumbnails(id: string) {
+    const result = await gql(app, token, 'query($id: ID!) { file(fileId: $id) { id thumbnails { variant width height contentType } } }', { id });
+    expect(result.errors).toBeUndefined();
+    return result.data.file as { thumbnails: { variant: string; width: number; height: number; contentType: string }[] };
+  }
+
+  it('gives an image its displayed size and WebP thumbnails that fit inside each box, auto-rotated', async () => {
+    // 600x300 pixels stored sideways: EXIF orientation 6 means it is displayed 300 wide and 600 high.
+    const jpeg = await sharp({ create: { width: 600, height: 300, channels: 3, background: '#3366cc' } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const { id } = await upload(app, token, jpeg, 'photo.jpg');
+    const ready = await app.waitForStatus(id, token, ['READY', 'FAILED']);
+    expect(ready).toMatchObject({ status: 'READY', contentType: 'image/jpeg', width: 300, height: 600, pageCount: null });
+
+    const { thumbnails } = await fileWithThumbnails(id);
+    expect(thumbnails).toEqual([
+      { variant: 'thumb-64', width: 32, height: 64, contentType: 'image/webp' },
+      { variant: 'thumb-256', width: 128, height: 256, contentType: 'image/webp' },
+      // Never enlarged: the 1024 box keeps the original size.
+      { variant: 'thumb-1024', width: 300, height: 600, contentType: 'image/webp' },
+    ]);
+    const signed = await fetch(`${app.url}/api/files/${id}/thumbnail-url?width=100`, { headers: { authorization: `Bearer ${token}` } });
+    const body = (await signed.json()) as { url: string; isFallback: boolean };
+    expect(body.isFallback).toBe(false);
+    const bytes = Buffer.from(await (await fetch(body.url)).arrayBuffer());
+    const meta = await sharp(bytes).metadata();
+    expect([meta.format, meta.width, meta.height, meta.orientation, meta.exif]).toEqual(['webp', 128, 256, undefined, undefined]);
+  });
+
+  it('counts the pages of a PDF', async () => {
+    const { id } = await upload(app, token, classicPdf(3), 'report.pdf');
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', contentType: 'application/pdf', pageCount: 3 });
+    expect((await fileWithThumbnails(id)).thumbnails).toEqual([]);
+  });
+
+  it('fails a decompression bomb and a corrupt PDF with a reason, and goes on serving other files', async () => {
+    const bomb = await upload(app, token, pngBomb(50_000, 50_000), 'bomb.png');
+    const corrupt = await upload(app, token, Buffer.from('%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\ntruncated'), 'broken.pdf');
+    const fine = await upload(app, token, Buffer.from('plain text after the bad ones'), 'fine.txt');
+    expect(await app.waitForStatus(bomb.id, token, ['READY', 'FAILED'])).toMatchObject({
+      status: 'FAILED',
+      failureReason: 'The image is 50000x50000 (2,500,000,000 pixels), more than the 100,000,000 allowed',
+    });
+    expect(await app.waitForStatus(corrupt.id, token, ['READY', 'FAILED'])).toMatchObject({
+      status: 'FAILED',
+      failureReason: expect.stringMatching(/^No page tree found in the PDF/),
+    });
+    expect(await app.waitForStatus(fine.id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY' });
+  });
+
+  it('leaves one set of thumbnails when the same job is delivered twice at once', async () => {
+    const png = await sharp({ create: { width: 80, height: 40, channels: 3, background: '#aa0000' } }).png().toBuffer();
+    const { id } = await upload(app, token, png, 'twice.png');
+    await app.waitForStatus(id, token, ['READY']);
+    const objectsBefore = await app.countObjects();
+    await app.db.file.update({ where: { id }, data: { status: 'PROCESSING' } });
+    const job = app.get<FileProcessJob>(FileProcessJob);
+    const context = () => ({ jobId: 'dup', attempt: 1, signal: new AbortController().signal });
+    const outcomes = await Promise.all([job.handle({ fileId: id, tenantId: 'media' }, context()), job.handle({ fileId: id, tenantId: 'media' }, context())]);
+    expect(outcomes.map((o) => o.status).sort()).toEqual(['skipped', 'succeeded']);
+    expect((await fileWithThumbnails(id)).thumbnails.map((t) => t.variant)).toEqual(['thumb-64', 'thumb-256', 'thumb-1024']);
+    expect(await app.db.thumbnail.count({ where: { fileId: id } })).toBe(3);
+    expect(await app.countObjects()).toBe(objectsBefore);
   });
 });

@@ -58,6 +58,14 @@ export const configSchema = z
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     OUTBOX_POLL_MS: positiveInt.default(1000),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
+    // Post-upload media work: thumbnail widths (px, comma-separated) and the decoded-pixel limit of images.
+    THUMBNAIL_SIZES: z
+      .string()
+      .regex(/^\s*\d{1,4}\s*(,\s*\d{1,4}\s*)*$/, 'must be comma-separated sizes in pixels, e.g. 64,256,1024')
+      .default('64,256,1024')
+      .transform((v) => [...new Set(v.split(',').map((n) => Number(n.trim())))].sort((a, b) => a - b))
+      .refine((sizes) => sizes.every((n) => n >= 1 && n <= 4096), 'sizes must be from 1 to 4096 pixels'),
+    MAX_IMAGE_PIXELS: positiveInt.max(2_000_000_000).default(100_000_000),
     // Scheduled lifecycle jobs (LifecycleSweepJob).
     LIFECYCLE_SWEEP_INTERVAL_SECONDS: positiveInt.max(24 * 3600).default(3600),
     ABANDONED_UPLOAD_HOURS: positiveInt.max(24 * 365).default(24),
@@ -109,6 +117,7 @@ export interface AppConfig {
   logLevel: RawConfig['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;
+  media: { thumbnailSizes: number[]; maxImagePixels: number };
   /** The signed REST flow; absent means SIGNED_FLOW_DEFAULTS. */
   signedFlow?: SignedFlowConfig;
 }

@@ -53,6 +53,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     uploads: { maxBytes: raw.MAX_UPLOAD_BYTES, signedUrlTtlSeconds: raw.SIGNED_URL_TTL_SECONDS },
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
+    media: { thumbnailSizes: raw.THUMBNAIL_SIZES, maxImagePixels: raw.MAX_IMAGE_PIXELS },
     lifecycle: {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,

@@ -1,7 +1,9 @@
 import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
+import { MediaError, MediaProcessor, readMediaInput } from '@app/media';
 import type { JobContext, JobHandler, JobOutcome, JobPayloads } from '@app/queue';
-import { STORAGE_DRIVER, StorageNotFoundError, type StorageDriver } from '@app/storage';
+import { STORAGE_DRIVER, StorageLocator, StorageNotFoundError, type StorageDriver } from '@app/storage';
 import { mimeAllowed, sniffMime } from './content-type';
 import { nextStatus } from './file-lifecycle';
 import { FilesRepository } from './files.repository';
@@ -9,9 +11,17 @@ import { SNIFF_BYTES } from './upload-meter';
 
 type Payload = JobPayloads['file.process'];
 
+interface DerivedMedia {
+  pageCount?: number;
+  width?: number;
+  height?: number;
+  thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[];
+}
+
 /**
- * Post-upload verification, the same for every upload path: read the stored bytes once, measure, hash and
- * sniff them, check them against what was recorded and what the category allows, then READY or FAILED.
+ * Post-upload work, the same for every upload path: read the stored bytes, measure, hash and sniff them, check
+ * them against what was recorded and what the category allows; then derive what the type allows (PDF page count,
+ * image size and thumbnails, judged by the sniffed type only) and move to READY, or FAILED with a reason.
  */
 @Injectable()
 export class FileProcessJob implements JobHandler<'file.process'> {
@@ -20,6 +30,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
   constructor(
     private readonly files: FilesRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
+    private readonly media: MediaProcessor,
   ) {}
 
   async handle({ fileId, tenantId }: Payload, { signal }: JobContext): Promise<JobOutcome> {
@@ -39,15 +50,54 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     const problem = this.verify(file, measured, sniffedMime);
     if (problem) return this.fail(tenantId, fileId, problem, { sniffedMime, size: measured.size, sha256: measured.sha256 });
 
-    const moved = await this.files.updateIfStatus(this.filesDb(), tenantId, fileId, 'PROCESSING', {
-      status: nextStatus('PROCESSING', 'verified'),
-      size: measured.size,
-      sha256: measured.sha256,
-      sniffedMime,
-      processedAt: new Date(),
-      failureReason: null,
+    const measuredData = { sniffedMime, size: measured.size, sha256: measured.sha256 };
+    let derived: DerivedMedia;
+    try {
+      derived = await this.deriveMedia(file.storageKey, sniffedMime, signal);
+    } catch (error) {
+      // A file whose content cannot be read as what it claims to be fails for good; I/O errors are retried.
+      if (error instanceof MediaError) return this.fail(tenantId, fileId, error.message, measuredData);
+      if (error instanceof StorageNotFoundError) return this.fail(tenantId, fileId, 'The uploaded object is missing from storage');
+      throw error;
+    }
+
+    const moved = await this.files.transaction(async (tx) => {
+      const ok = await this.files.updateIfStatus(tx, tenantId, fileId, 'PROCESSING', {
+        ...measuredData,
+        status: nextStatus('PROCESSING', 'verified'),
+        pageCount: derived.pageCount ?? null,
+        width: derived.width ?? null,
+        height: derived.height ?? null,
+        processedAt: new Date(),
+        failureReason: null,
+      });
+      if (ok) await this.files.saveThumbnails(tx, fileId, derived.thumbnails);
+      return ok;
     });
-    return moved ? { status: 'succeeded' } : { status: 'skipped', detail: 'status changed meanwhile' };
+    // Not moved: another run finished first; it wrote the same derived keys, so nothing is left behind.
+    return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
+  }
+
+  private async deriveMedia(originalKey: string, sniffedMime: string | null, signal: AbortSignal): Promise<DerivedMedia> {
+    if (MediaProcessor.isPdf(sniffedMime)) {
+      const { body } = await this.storage.get(originalKey, { signal });
+      return { pageCount: await this.media.pdfPageCount(body), thumbnails: [] };
+    }
+    if (!MediaProcessor.isImage(sniffedMime)) return { thumbnails: [] };
+    // Images are decoded from memory (as sharp does with any input); the pixel limit is checked from the header first.
+    const { body } = await this.storage.get(originalKey, { signal });
+    const data = await readMediaInput(body);
+    const info = await this.media.analyzeImage(data);
+    const thumbnails = await this.media.thumbnails(data);
+    // Derived keys are a function of the original and the variant: a second run overwrites, never adds.
+    const stored = await Promise.all(
+      thumbnails.map(async (t) => {
+        const storageKey = StorageLocator.derivedKey(originalKey, t.variant);
+        await this.storage.put(storageKey, Readable.from([t.data]), { contentType: t.mime, signal });
+        return { variant: t.variant, storageKey, mime: t.mime, width: t.width, height: t.height, size: t.data.length };
+      }),
+    );
+    return { width: info.width, height: info.height, thumbnails: stored };
   }
 
   async onExhausted({ fileId, tenantId }: Payload, error: Error): Promise<void> {
@@ -107,4 +157,10 @@ export class FileProcessJob implements JobHandler<'file.process'> {
   private filesDb() {
     return this.files.client;
   }
+}
+
+function describe(derived: DerivedMedia): string | undefined {
+  if (derived.pageCount !== undefined) return `${derived.pageCount} page(s)`;
+  if (derived.width !== undefined) return `${derived.width}x${derived.height}, ${derived.thumbnails.length} thumbnail(s)`;
+  return undefined;
 }

@@ -1,4 +1,6 @@
 import { Module } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import { MediaProcessor } from '@app/media';
 import { DeleteObjectJob } from './delete-object.job';
 import { FileCategoriesRepository } from './file-categories.repository';
 import { FileCategoriesService } from './file-categories.service';
@@ -11,8 +13,16 @@ import { FilesService } from './files.service';
 
 export const FILE_JOB_HANDLERS = [FileProcessJob, DeleteObjectJob, LifecycleSweepJob];
 
+// The media port, sized from the configuration.
+const mediaProcessor = {
+  provide: MediaProcessor,
+  inject: [APP_CONFIG],
+  useFactory: (config: AppConfig) =>
+    new MediaProcessor({ thumbnailSizes: config.media.thumbnailSizes, maxInputPixels: config.media.maxImagePixels }),
+};
+
 @Module({
-  providers: [FilesRepository, FilesService, FileUploadService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
   exports: [FilesRepository, FilesService, FileUploadService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

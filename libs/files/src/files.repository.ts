@@ -182,6 +182,22 @@ export class FilesRepository {
     return tx.fileVersion.create({ data });
   }
 
+  /** Records derived images; the same variant twice is one row (a job that runs again overwrites it). */
+  async saveThumbnails(
+    tx: Tx,
+    fileId: string,
+    thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[],
+  ): Promise<void> {
+    for (const t of thumbnails) {
+      const data = { storageKey: t.storageKey, mime: t.mime, width: t.width, height: t.height, size: BigInt(t.size) };
+      await tx.thumbnail.upsert({
+        where: { fileId_variant: { fileId, variant: t.variant } },
+        create: { fileId, variant: t.variant, ...data },
+        update: data,
+      });
+    }
+  }
+
   /** Compare-and-set on status: returns false when another writer moved the file first. */
   async updateIfStatus(
     tx: Tx | Db,

@@ -1,5 +1,5 @@
 export { MediaError, type MediaErrorCode } from './media.error';
-export type { MediaInput } from './media-input';
+export { readInput as readMediaInput, type MediaInput } from './media-input';
 export {
   DEFAULT_MAX_INPUT_PIXELS,
   DEFAULT_THUMBNAIL_SIZES,
