@@ -31,6 +31,12 @@ S3_REGION=us-east-1
 BUCKET=filehub
 
 MINIO_DATA_DIR="${MINIO_DATA_DIR:-/tmp/filehub-minio}"
+# Bucket notifications: MinIO's webhook target `filehub` posts object-created events to an API on this fixed
+# local port (the full-profile test that needs it listens there). Events wait in a queue dir while no API
+# listens, so the target is registered even when MinIO starts first.
+EVENTS_PORT="${FILEHUB_EVENTS_PORT:-39099}"
+EVENTS_TOKEN="${FILEHUB_EVENTS_TOKEN:-filehub-development-storage-events-token}"
+EVENTS_TARGET=FILEHUB
 # Pid file and log of the MinIO this script starts (kept outside the data dir: MinIO treats
 # every top-level folder of its data dir as a bucket).
 STATE_DIR="${FILEHUB_SERVICES_STATE_DIR:-/tmp/filehub-services}"
@@ -163,7 +169,12 @@ minio_up() {
       binary=$(minio_binary)
       mkdir -p "$MINIO_DATA_DIR" "$STATE_DIR"
       log "MinIO: starting ${binary} (data ${MINIO_DATA_DIR}, log ${MINIO_LOG})"
-      MINIO_ROOT_USER="$MINIO_USER" MINIO_ROOT_PASSWORD="$MINIO_PASSWORD" MINIO_UPDATE=off \
+      mkdir -p "${STATE_DIR}/minio-events"
+      env MINIO_ROOT_USER="$MINIO_USER" MINIO_ROOT_PASSWORD="$MINIO_PASSWORD" MINIO_UPDATE=off \
+        "MINIO_NOTIFY_WEBHOOK_ENABLE_${EVENTS_TARGET}=on" \
+        "MINIO_NOTIFY_WEBHOOK_ENDPOINT_${EVENTS_TARGET}=http://127.0.0.1:${EVENTS_PORT}/api/storage-events" \
+        "MINIO_NOTIFY_WEBHOOK_AUTH_TOKEN_${EVENTS_TARGET}=${EVENTS_TOKEN}" \
+        "MINIO_NOTIFY_WEBHOOK_QUEUE_DIR_${EVENTS_TARGET}=${STATE_DIR}/minio-events" \
         nohup "$binary" server "$MINIO_DATA_DIR" \
         --address "$MINIO_ADDRESS" --console-address "$MINIO_CONSOLE_ADDRESS" \
         >>"$MINIO_LOG" 2>&1 </dev/null &
@@ -264,6 +275,9 @@ export S3_BUCKET='${BUCKET}'
 export S3_ACCESS_KEY_ID='${MINIO_USER}'
 export S3_SECRET_ACCESS_KEY='${MINIO_PASSWORD}'
 export S3_FORCE_PATH_STYLE='true'
+export FILEHUB_EVENTS_PORT='${EVENTS_PORT}'
+export FILEHUB_EVENTS_TOKEN='${EVENTS_TOKEN}'
+export FILEHUB_EVENTS_ARN='arn:minio:sqs::${EVENTS_TARGET}:webhook'
 EOF
 }
 

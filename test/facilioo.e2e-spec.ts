@@ -1,7 +1,7 @@
 import { readdir } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
-import { startTestApp, type TestApp } from './support/test-app';
+import { ListObjectsV2Command, PutBucketNotificationConfigurationCommand, S3Client } from '@aws-sdk/client-s3';
+import { PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 // A valid three-page PDF: the page count has something to count.
 function threePagePdf(): Buffer {
@@ -512,3 +512,61 @@ describe('facilioo files (seed 003)', () => {
     });
   });
 });
+
+// The real thing: MinIO's own webhook target (configured by scripts/services.sh) tells the API that the bytes
+// arrived. No explicit completion call is made.
+(PROFILE === 'full' ? describe : describe.skip)('facilioo completion by MinIO bucket notification alone', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    const port = Number(requiredEnv('FILEHUB_EVENTS_PORT'));
+    app = await startTestApp({ STORAGE_EVENTS_TOKEN: requiredEnv('FILEHUB_EVENTS_TOKEN') }, { port });
+  });
+  afterAll(() => app?.close());
+
+  it('create → PUT URL → PUT bytes → READY with fileSize and pageCount 3, completed by the notification', async () => {
+    if (app.config.storage.driver !== 's3') throw new Error('the full profile runs on S3');
+    const { endpoint, region, bucket, accessKeyId, secretAccessKey, forcePathStyle } = app.config.storage;
+    const s3 = new S3Client({ endpoint, region, forcePathStyle, credentials: { accessKeyId, secretAccessKey } });
+    try {
+      await s3.send(
+        new PutBucketNotificationConfigurationCommand({
+          Bucket: bucket,
+          NotificationConfiguration: {
+            QueueConfigurations: [{ QueueArn: requiredEnv('FILEHUB_EVENTS_ARN'), Events: ['s3:ObjectCreated:*'] }],
+          },
+        }),
+      );
+    } catch (error) {
+      throw new Error(`MinIO has no webhook target for this test; restart it with scripts/services.sh down && up (${String(error)})`);
+    }
+    const token = app.token({ sub: 'frieda', org: 'hausverwaltung' });
+    const call = async (method: string, path: string, body?: unknown) => {
+      const res = await fetch(`${app.url}${path}`, {
+        method,
+        headers: { authorization: `Bearer ${token}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      return { status: res.status, body: (await res.json()) as Json };
+    };
+    const created = await call('POST', '/api/files', { originalFilename: 'Hausordnung.pdf', fileTypeId: PDF_TYPE_ID });
+    expect(created.status).toBe(201);
+    const id = created.body.id as string;
+    const upload = await call('PUT', `/api/files/${id}/upload`);
+    const put = await fetch(upload.body.uploadUrl, { method: 'PUT', headers: { 'content-type': 'application/pdf' }, body: PDF });
+    expect(put.status).toBe(200);
+
+    const ready = await app.waitForStatus(id, token, ['READY', 'FAILED']);
+    expect(ready.status).toBe('READY');
+    const meta = await call('GET', `/api/files/${id}/meta`);
+    expect(meta.body).toMatchObject({ id, status: 'READY', fileSize: PDF.length, pageCount: 3 });
+    // Nobody called /complete: the one processing job came from the notification.
+    expect(await app.db.outboxJob.count({ where: { name: 'file.process', payload: { path: ['fileId'], equals: id } } })).toBe(1);
+  });
+});
+
+function requiredEnv(name: string): string {
+  const value = process.env[name];
+  if (!value) throw new Error(`test:full needs ${name}; see scripts/services.sh env`);
+  return value;
+}

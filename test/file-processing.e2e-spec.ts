@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream';
 import sharp from 'sharp';
 import { Prisma } from '@app/database';
-import { FileProcessJob } from '@app/files';
+import { FileProcessJob, LifecycleSweepJob } from '@app/files';
 import { classicPdf, pngBomb } from '@app/media/testing/media-fixtures';
 import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
 import { gql } from './support/graphql';
@@ -181,5 +181,79 @@ describe('post-upload media', () => {
     expect((await fileWithThumbnails(id)).thumbnails.map((t) => t.variant)).toEqual(['thumb-64', 'thumb-256', 'thumb-1024']);
     expect(await app.db.thumbnail.count({ where: { fileId: id } })).toBe(3);
     expect(await app.countObjects()).toBe(objectsBefore);
+  });
+});
+
+// The scheduled housekeeping, run the way the schedule runs it: one task per job.
+describe('lifecycle sweep', () => {
+  let app: TestApp;
+  let token: string;
+  const run = (task: 'expire-temporary' | 'abandoned-uploads' | 'purge-deleted') =>
+    app.get<LifecycleSweepJob>(LifecycleSweepJob).handle({ task });
+  const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 3600 * 1000);
+
+  beforeAll(async () => {
+    app = await startTestApp({ ABANDONED_UPLOAD_HOURS: '24', SOFT_DELETE_RETENTION_DAYS: '30' });
+    token = app.token({ sub: 'lena', org: 'sweep' });
+  });
+  afterAll(() => app?.close());
+
+  it('fails uploads abandoned longer than ABANDONED_UPLOAD_HOURS and leaves recent ones alone', async () => {
+    const intent = async () => {
+      const res = await fetch(`${app.url}/api/files`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ originalFilename: 'never-sent.pdf', fileTypeId: '00000000-0000-4000-8000-000000000003' }),
+      });
+      expect(res.status).toBe(201);
+      return ((await res.json()) as { id: string }).id;
+    };
+    const old = await intent();
+    const recent = await intent();
+    await app.db.file.update({ where: { id: old }, data: { createdAt: new Date(Date.now() - 25 * 3600 * 1000) } });
+
+    expect(await run('abandoned-uploads')).toEqual({ status: 'succeeded', detail: '1 abandoned upload(s) failed' });
+    expect(await app.waitForStatus(old, token, ['FAILED'])).toMatchObject({ failureReason: 'Upload abandoned: no bytes confirmed within 24 h' });
+    expect((await app.waitForStatus(recent, token, ['UPLOADING', 'FAILED'])).status).toBe('UPLOADING');
+    expect(await run('abandoned-uploads')).toEqual({ status: 'skipped', detail: '0 abandoned upload(s) failed' });
+  });
+
+  it('purges soft-deleted files past the retention with their bytes and thumbnails, and keeps younger ones', async () => {
+    const png = await sharp({ create: { width: 300, height: 200, channels: 3, background: '#00aa00' } }).png().toBuffer();
+    const purged = await upload(app, token, png, 'old.png');
+    const kept = await upload(app, token, Buffer.from('deleted yesterday'), 'young.txt');
+    await app.waitForStatus(purged.id, token, ['READY']);
+    await app.waitForStatus(kept.id, token, ['READY']);
+    const storage = app.get<StorageDriver>(STORAGE_DRIVER);
+    const keysOf = async (id: string) => {
+      const row = await app.db.file.findUniqueOrThrow({ where: { id }, include: { thumbnails: true } });
+      return [row.storageKey, ...row.thumbnails.map((t) => t.storageKey)];
+    };
+    const purgedKeys = await keysOf(purged.id);
+    const keptKeys = await keysOf(kept.id);
+    expect(purgedKeys).toHaveLength(4);
+    await app.db.file.update({ where: { id: purged.id }, data: { deletedAt: daysAgo(31) } });
+    await app.db.file.update({ where: { id: kept.id }, data: { deletedAt: daysAgo(1) } });
+
+    expect(await run('purge-deleted')).toEqual({ status: 'succeeded', detail: '1 file(s) purged, 4 object(s) removed' });
+    expect(await app.db.file.findUnique({ where: { id: purged.id } })).toBeNull();
+    expect(await app.db.thumbnail.count({ where: { fileId: purged.id } })).toBe(0);
+    // The original and its three thumbnails are gone from storage; the younger file keeps its bytes.
+    for (const key of purgedKeys) expect(await storage.head(key)).toBeNull();
+    for (const key of keptKeys) expect(await storage.head(key)).not.toBeNull();
+    expect(await app.db.file.findUnique({ where: { id: kept.id } })).not.toBeNull();
+  });
+
+  it('expires temporary files past their time, which the next purge removes', async () => {
+    const temp = await upload(app, token, Buffer.from('a temporary upload'), 'temp.txt');
+    await app.waitForStatus(temp.id, token, ['READY']);
+    const { storageKey } = await app.db.file.findUniqueOrThrow({ where: { id: temp.id } });
+    await app.db.file.update({ where: { id: temp.id }, data: { temporaryUntil: daysAgo(1) } });
+
+    expect(await run('expire-temporary')).toEqual({ status: 'succeeded', detail: '1 temporary file(s) expired' });
+    expect((await fetch(`${app.url}/files/${temp.id}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(404);
+    expect(await run('purge-deleted')).toMatchObject({ status: 'succeeded', detail: '1 file(s) purged, 1 object(s) removed' });
+    expect(await app.db.file.findUnique({ where: { id: temp.id } })).toBeNull();
+    expect(await app.get<StorageDriver>(STORAGE_DRIVER).head(storageKey)).toBeNull();
   });
 });

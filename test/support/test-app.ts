@@ -23,6 +23,8 @@ export interface TestAppOptions {
   databaseUrl?: string;
   /** Full profile: share the bucket of another test app. */
   storageFrom?: AppConfig;
+  /** Listen on this port instead of a free one (for callers configured with a fixed address, like MinIO's webhook). */
+  port?: number;
 }
 
 export interface TestApp {
@@ -92,7 +94,7 @@ async function countLocalFiles(dir: string): Promise<number> {
 }
 
 export async function startTestApp(env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> {
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const dataDir = await mkdtemp(join(tmpdir(), 'filehub-e2e-'));
   const base: Record<string, string> = {
     NODE_ENV: 'test',

@@ -70,13 +70,6 @@ export const configSchema = z
     LIFECYCLE_SWEEP_INTERVAL_SECONDS: positiveInt.max(24 * 3600).default(3600),
     ABANDONED_UPLOAD_HOURS: positiveInt.max(24 * 365).default(24),
     SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
-    // The signed REST flow (`/api/files`, Condo): see signedFlowConfigFrom below.
-    SIGNED_UPLOAD_MAX_FILES: positiveInt.max(100).default(10),
-    FILE_CLIENTS_ENCRYPTION_KEY: z.string().min(32, 'must be at least 32 characters').optional(),
-    FILE_RATE_LIMIT_WINDOW_SECONDS: positiveInt.max(24 * 3600).default(3600),
-    FILE_RATE_LIMIT_PER_USER: positiveInt.default(100),
-    FILE_RATE_LIMIT_PER_CLIENT: positiveInt.default(10_000),
-    FILE_RATE_LIMIT_PER_IP: positiveInt.default(1000),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3') {
@@ -118,8 +111,6 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;
   media: { thumbnailSizes: number[]; maxImagePixels: number };
-  /** The signed REST flow; absent means SIGNED_FLOW_DEFAULTS. */
-  signedFlow?: SignedFlowConfig;
 }
 
 export interface LifecycleConfig {
@@ -129,33 +120,6 @@ export interface LifecycleConfig {
   abandonedUploadHours: number;
   /** Soft-deleted files keep their bytes this long before the purge (0: at the next sweep). */
   softDeleteRetentionDays: number;
-}
-
-export interface SignedFlowConfig {
-  /** Files accepted in one `POST /api/files/upload`. */
-  maxFilesPerUpload: number;
-  /** Key of the at-rest encryption of file-client secrets registered through the API; unset: derived from AUTH_JWT_SECRET. */
-  clientSecretsKey?: string;
-  /** Fixed-window request limits of `/api/files/{upload,share,attach}`, each per window. */
-  rateLimit: { windowSeconds: number; perUser: number; perClient: number; perIp: number };
-}
-
-export const SIGNED_FLOW_DEFAULTS: SignedFlowConfig = {
-  maxFilesPerUpload: 10,
-  rateLimit: { windowSeconds: 3600, perUser: 100, perClient: 10_000, perIp: 1000 },
-};
-
-export function signedFlowConfigFrom(raw: RawConfig): SignedFlowConfig {
-  return {
-    maxFilesPerUpload: raw.SIGNED_UPLOAD_MAX_FILES,
-    clientSecretsKey: raw.FILE_CLIENTS_ENCRYPTION_KEY,
-    rateLimit: {
-      windowSeconds: raw.FILE_RATE_LIMIT_WINDOW_SECONDS,
-      perUser: raw.FILE_RATE_LIMIT_PER_USER,
-      perClient: raw.FILE_RATE_LIMIT_PER_CLIENT,
-      perIp: raw.FILE_RATE_LIMIT_PER_IP,
-    },
-  };
 }
 
 export { DEV_JWT_SECRET };
