@@ -257,3 +257,43 @@ describe('lifecycle sweep', () => {
     expect(await app.get<StorageDriver>(STORAGE_DRIVER).head(storageKey)).toBeNull();
   });
 });
+
+describe('reprocessing (admin)', () => {
+  let app: TestApp;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app?.close());
+
+  it('retries a FAILED file through the API once its cause is fixed; only admins may', async () => {
+    const owner = app.token({ sub: 'ron', org: 'retry' });
+    const admin = app.token({ sub: 'root', org: 'retry', role: 'admin' });
+    const service = app.token({ sub: 'backend', org: 'retry', role: 'service' });
+    const stranger = app.token({ sub: 'root', org: 'elsewhere', role: 'admin' });
+    const bytes = await sharp({ create: { width: 120, height: 90, channels: 3, background: '#0000ff' } }).png().toBuffer();
+    const { id } = await upload(app, owner, bytes, 'retry.png');
+    await app.waitForStatus(id, owner, ['READY']);
+    // The stored object goes missing behind the service's back; a re-run of the work fails for good.
+    const row = await app.db.file.findUniqueOrThrow({ where: { id } });
+    const storage = app.get<StorageDriver>(STORAGE_DRIVER);
+    await storage.delete(row.storageKey);
+    const post = (token: string) => fetch(`${app.url}/files/${id}/reprocess`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+
+    expect((await post(admin)).status).toBe(202);
+    expect(await app.waitForStatus(id, owner, ['FAILED'])).toMatchObject({ failureReason: 'The uploaded object is missing from storage' });
+
+    const refused = await post(service);
+    expect(refused.status).toBe(403);
+    expect(((await refused.json()) as { message: string }).message).toBe('Reprocessing files needs an admin token');
+    expect((await post(owner)).status).toBe(403);
+    expect((await post(stranger)).status).toBe(404);
+
+    // The bytes are back (restored from a backup, say): the retry succeeds.
+    await storage.put(row.storageKey, Readable.from([bytes]));
+    const retried = await post(admin);
+    expect(retried.status).toBe(202);
+    expect(((await retried.json()) as { status: string }).status).toBe('PROCESSING');
+    expect(await app.waitForStatus(id, owner, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', failureReason: null, width: 120, height: 90 });
+  });
+});

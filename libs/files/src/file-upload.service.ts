@@ -246,6 +246,24 @@ export class FileUploadService {
     return (await this.files.findForTenant(tenantId, file.id))!;
   }
 
+  /**
+   * Runs the post-upload work again (an admin retrying a FAILED file, or refreshing a READY one after the media
+   * rules changed). The status change and its job are written in one transaction, like every other step.
+   */
+  async reprocess(principal: Principal, id: string): Promise<FileRow> {
+    if (principal.role !== 'admin') throw Errors.forbidden('Reprocessing files needs an admin token');
+    const file = await this.mustWrite(principal, id);
+    const status = nextStatus(file.status, 'reprocess');
+    const tenantId = tenantIdOf(file);
+    await this.files.transaction(async (tx) => {
+      const moved = await this.files.updateIfStatus(tx, tenantId, id, file.status, { status, failureReason: null });
+      if (!moved) throw new AppError('CONFLICT', `File ${id} changed while it was being reprocessed; try again`);
+      await addOutboxJob(tx, 'file.process', { fileId: id, tenantId });
+    });
+    this.relay.kick();
+    return this.mustRead(principal, id);
+  }
+
   private policyProblem(file: FileRow, head: { size: number; contentType?: string }): string | null {
     const max = file.category ? this.maxBytesFor(file.category) : this.config.uploads.maxBytes;
     if (head.size > max) return `The uploaded object is ${head.size} bytes; the limit is ${max}`;

@@ -44,6 +44,13 @@ export class FilesController {
     return toFileView(await this.files.get(principal, id));
   }
 
+  /** Admin only: run the post-upload work again (retry a FAILED file). 202: the job is queued. */
+  @Post(':id/reprocess')
+  @HttpCode(202)
+  async reprocess(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<FileView> {
+    return toFileView(await this.uploads.reprocess(principal, id));
+  }
+
   @Get(':id/download-url')
   async downloadUrl(
     @CurrentPrincipal() principal: Principal,
