@@ -17,6 +17,7 @@ import { JsonObjectScalar } from './graphql/json.scalar';
 import { formatGraphqlError } from './graphql/graphql-errors';
 import { HealthController } from './health/health.controller';
 import { PublicFilesController } from './public/public-files.controller';
+import { SignedFlowModule } from './signed-flow/signed-flow.module';
 import { HttpErrorFilter } from './http/http-error.filter';
 
 // Signed storage URLs carry their own credential (the signature), not a bearer token.
@@ -35,6 +36,7 @@ export class AppModule {
         QueueModule.forRoot({ imports: [FilesModule], handlers: FILE_JOB_HANDLERS }),
         FilesModule,
         ChainsiteModule,
+        SignedFlowModule,
         FaciliooModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,

@@ -50,6 +50,16 @@ export const configSchema = z
         }
         return z.NEVER;
       }),
+    // Key material for file-client secrets stored in the database (AES-256-GCM); defaults to one derived from
+    // AUTH_JWT_SECRET. Changing it makes the stored secrets unreadable: rotate them through the admin API after.
+    FILE_CLIENT_SECRETS_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+    // After a file client's secret is rotated, signatures made with the previous one verify this long.
+    FILE_CLIENT_ROTATION_GRACE_SECONDS: z.coerce.number().int().min(0).max(30 * 24 * 3600).default(86_400),
+    // Requests of the signed REST flow (/api/files upload, share, attach, download) per window; 0 turns a limit off.
+    RATE_LIMIT_WINDOW_SECONDS: positiveInt.max(24 * 3600).default(60),
+    RATE_LIMIT_PER_USER: z.coerce.number().int().min(0).default(300),
+    RATE_LIMIT_PER_CLIENT: z.coerce.number().int().min(0).default(3000),
+    RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(600),
     MAX_UPLOAD_BYTES: positiveInt.default(104_857_600),
     SIGNED_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(300),
     STORAGE_SIGNING_SECRET: z.string().min(16).optional(),
@@ -103,7 +113,8 @@ export interface AppConfig {
         signingSecret: string;
       };
   auth: { jwtSecret: string; usingDevelopmentSecret: boolean; jwksUrl?: string };
-  fileClients: Record<string, string>;
+  fileClients: FileClientsConfig;
+  rateLimit: RateLimitConfig;
   /** Unset: the storage-events endpoint is off. */
   storageEvents: { token?: string };
   uploads: { maxBytes: number; signedUrlTtlSeconds: number };
@@ -111,6 +122,21 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;
   media: { thumbnailSizes: number[]; maxImagePixels: number };
+}
+
+export interface FileClientsConfig {
+  /** FILE_CLIENTS: the clients configured by environment (id → secret). */
+  configured: Record<string, string>;
+  secretsKey: string;
+  rotationGraceSeconds: number;
+}
+
+export interface RateLimitConfig {
+  windowSeconds: number;
+  /** Requests per window; 0: no limit of that kind. */
+  perUser: number;
+  perClient: number;
+  perIp: number;
 }
 
 export interface LifecycleConfig {

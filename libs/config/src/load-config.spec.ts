@@ -9,7 +9,7 @@ describe('loadConfig', () => {
     expect(config.storage.driver).toBe('local');
     expect(config.uploads).toEqual({ maxBytes: 104857600, signedUrlTtlSeconds: 300 });
     expect(config.auth.usingDevelopmentSecret).toBe(true);
-    expect(config.fileClients).toEqual({});
+    expect(config.fileClients.configured).toEqual({});
   });
 
   it.each([

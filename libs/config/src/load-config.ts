@@ -48,7 +48,17 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
           }
         : { driver: 'local', root: join(dataDir, 'objects'), signingSecret },
     auth: { jwtSecret, usingDevelopmentSecret: !raw.AUTH_JWT_SECRET, jwksUrl: raw.AUTH_JWKS_URL },
-    fileClients: raw.FILE_CLIENTS,
+    fileClients: {
+      configured: raw.FILE_CLIENTS,
+      secretsKey: raw.FILE_CLIENT_SECRETS_KEY ?? `file-clients:${jwtSecret}`,
+      rotationGraceSeconds: raw.FILE_CLIENT_ROTATION_GRACE_SECONDS,
+    },
+    rateLimit: {
+      windowSeconds: raw.RATE_LIMIT_WINDOW_SECONDS,
+      perUser: raw.RATE_LIMIT_PER_USER,
+      perClient: raw.RATE_LIMIT_PER_CLIENT,
+      perIp: raw.RATE_LIMIT_PER_IP,
+    },
     storageEvents: { token: raw.STORAGE_EVENTS_TOKEN },
     uploads: { maxBytes: raw.MAX_UPLOAD_BYTES, signedUrlTtlSeconds: raw.SIGNED_URL_TTL_SECONDS },
     logLevel: raw.LOG_LEVEL,

@@ -12,6 +12,7 @@ export const ERROR_CODES = {
   UPLOAD_INCOMPLETE: 409,
   SIGNATURE_INVALID: 403,
   SIGNATURE_EXPIRED: 403,
+  RATE_LIMITED: 429,
   STORAGE_UNAVAILABLE: 503,
 } as const;
 
@@ -43,5 +44,6 @@ export const Errors = {
   rangeNotSatisfiable: (size: number) =>
     new AppError('RANGE_NOT_SATISFIABLE', `The requested range is outside the object's ${size} bytes`, { size }),
   signatureInvalid: (message = 'The signature is invalid') => new AppError('SIGNATURE_INVALID', message),
+  rateLimited: (message: string, retryAfterSeconds: number) => new AppError('RATE_LIMITED', message, { retryAfterSeconds }),
   signatureExpired: (message = 'The signed URL has expired') => new AppError('SIGNATURE_EXPIRED', message),
 };

@@ -27,6 +27,29 @@ export interface StreamUploadInput {
   signal?: AbortSignal;
 }
 
+/** Bytes written and measured, not yet recorded (FileUploadService.stage). */
+export interface StagedUpload {
+  id: string;
+  key: string;
+  size: number;
+  sha256: string;
+  sniffedMime: string | null;
+  filename: string;
+  declaredMime?: string;
+  encoding?: string;
+  category: FileCategory;
+  visibility: 'PRIVATE' | 'PUBLIC';
+}
+
+export interface CommitOptions {
+  /** The signed REST flow's client the files were uploaded for. */
+  fileClientId?: string;
+  /** Free metadata kept with each record (e.g. the signed flow's `meta`). */
+  metadata?: Record<string, unknown>;
+  /** A service token uploading on behalf of a user of its organization (signed flow): that user owns the files. */
+  ownerId?: string;
+}
+
 export interface UploadIntentInput {
   filename: string;
   contentType?: string;
@@ -75,11 +98,20 @@ export class FileUploadService {
    * in one transaction with its post-upload job. On any failure the object is removed; nothing half-written stays.
    */
   async uploadStream(principal: Principal, input: StreamUploadInput): Promise<FileRow> {
+    const staged = await this.stage(principal, input);
+    const [file] = await this.commit(principal, [staged], { fileClientId: input.fileClientId, metadata: input.metadata });
+    return file!;
+  }
+
+  /**
+   * Step one of a streamed upload: the bytes go to a fresh key while they are measured and hashed. Nothing is
+   * recorded yet, so several files of one request can be committed (or discarded) together.
+   */
+  async stage(principal: Principal, input: StreamUploadInput): Promise<StagedUpload> {
     const category = await this.category(input.categoryKey);
     this.checkDeclaredType(category, input.declaredMime);
     const id = randomUUID();
-    const tenantId = tenantIdOfPrincipal(principal);
-    const key = StorageLocator.originalKey(tenantId, id);
+    const key = StorageLocator.originalKey(tenantIdOfPrincipal(principal), id);
     const meter = new UploadMeter(this.maxBytesFor(category));
     const body = new PassThrough();
     let stored = false;
@@ -91,44 +123,88 @@ export class FileUploadService {
         }),
       ]);
       const { size, sha256, head } = meter.digest();
-      const sniffedMime = await sniffMime(head);
-      await this.files.transaction(async (tx) => {
-        await this.files.create(tx, {
-          id,
-          ownerId: principal.userId,
-          organizationId: principal.orgId,
-          originalFilename: input.filename,
-          encoding: input.encoding,
-          storageKey: key,
-          declaredMime: input.declaredMime,
-          sniffedMime,
-          size,
-          sha256,
-          status: nextStatus('UPLOADING', 'uploaded'),
-          visibility: input.visibility ?? category.defaultVisibility,
-          categoryId: category.id,
-          fileClientId: input.fileClientId,
-          metadata: (input.metadata ?? {}) as object,
-          uploadedAt: new Date(),
-        });
-        await this.files.addVersion(tx, {
-          fileId: id,
-          version: 1,
-          storageKey: key,
-          originalFilename: input.filename,
-          mime: sniffedMime ?? input.declaredMime,
-          size,
-          sha256,
-          createdBy: principal.userId,
-        });
-        await addOutboxJob(tx, 'file.process', { fileId: id, tenantId });
-      });
-      this.relay.kick();
+      return {
+        id,
+        key,
+        size,
+        sha256,
+        sniffedMime: await sniffMime(head),
+        filename: input.filename,
+        declaredMime: input.declaredMime,
+        encoding: input.encoding,
+        category,
+        visibility: input.visibility ?? category.defaultVisibility,
+      };
     } catch (error) {
       await this.discard(key, stored);
       throw error;
     }
-    return this.mustRead(principal, id);
+  }
+
+  /**
+   * Step two: the records of staged uploads, their versions and their post-upload jobs, all in one transaction.
+   * Identical bytes are stored once per tenant: when the tenant already holds a live file with the same SHA-256
+   * (or an earlier file of this batch has it), the new record points at that object and the staged copy is
+   * removed by a job written in the same transaction. On failure every staged object is removed.
+   */
+  async commit(principal: Principal, staged: StagedUpload[], options: CommitOptions = {}): Promise<FileRow[]> {
+    const tenantId = tenantIdOfPrincipal(principal);
+    const ownerId = options.ownerId ?? principal.userId;
+    try {
+      await this.files.transaction(async (tx) => {
+        const keyBySha = new Map<string, string>();
+        for (const upload of staged) {
+          let key = keyBySha.get(upload.sha256);
+          if (!key) {
+            // Two uploads of the same bytes at once: the second waits for the first to commit, then reuses it.
+            await this.files.lockContent(tx, tenantId, upload.sha256);
+            key = (await this.files.findStoredContent(tx, tenantId, upload.sha256)) ?? upload.key;
+            keyBySha.set(upload.sha256, key);
+          }
+          if (key !== upload.key) await addOutboxJob(tx, 'storage.delete-object', { key: upload.key, reason: 'duplicate content' });
+          const mime = upload.sniffedMime ?? upload.declaredMime;
+          await this.files.create(tx, {
+            id: upload.id,
+            ownerId,
+            organizationId: principal.orgId,
+            originalFilename: upload.filename,
+            encoding: upload.encoding,
+            storageKey: key,
+            declaredMime: upload.declaredMime,
+            sniffedMime: upload.sniffedMime,
+            size: upload.size,
+            sha256: upload.sha256,
+            status: nextStatus('UPLOADING', 'uploaded'),
+            visibility: upload.visibility,
+            categoryId: upload.category.id,
+            fileClientId: options.fileClientId,
+            metadata: (options.metadata ?? {}) as object,
+            uploadedAt: new Date(),
+          });
+          await this.files.addVersion(tx, {
+            fileId: upload.id,
+            version: 1,
+            storageKey: key,
+            originalFilename: upload.filename,
+            mime,
+            size: upload.size,
+            sha256: upload.sha256,
+            createdBy: principal.userId,
+          });
+          await addOutboxJob(tx, 'file.process', { fileId: upload.id, tenantId });
+        }
+      });
+    } catch (error) {
+      await this.discardStaged(staged);
+      throw error;
+    }
+    this.relay.kick();
+    return Promise.all(staged.map((upload) => this.files.findForTenant(tenantId, upload.id).then((row) => row!)));
+  }
+
+  /** Removes the bytes of staged uploads that will not be committed (a later part of the request failed). */
+  async discardStaged(staged: StagedUpload[]): Promise<void> {
+    await Promise.all(staged.map((upload) => this.discard(upload.key, true)));
   }
 
   /** Direct-to-storage uploads, step 1: the record in UPLOADING and where its bytes must go. */

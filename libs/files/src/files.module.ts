@@ -6,6 +6,7 @@ import { FileCategoriesRepository } from './file-categories.repository';
 import { FileCategoriesService } from './file-categories.service';
 import { FileProcessJob } from './file-process.job';
 import { FilesRepository } from './files.repository';
+import { FileSharesService } from './file-shares.service';
 import { FileUploadService } from './file-upload.service';
 import { LifecycleSweepJob } from './lifecycle-sweep.job';
 import { MaintenanceRepository } from './maintenance.repository';
@@ -22,7 +23,7 @@ const mediaProcessor = {
 };
 
 @Module({
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, FileCategoriesService, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
+  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

@@ -120,6 +120,14 @@ export class FilesRepository {
     });
   }
 
+  /**
+   * A live file by id alone, for requests that prove their right by a signature of the file's own client (the
+   * signed REST flow); the caller checks the signature before using the row.
+   */
+  findForSignature(id: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { id, deletedAt: null }, include: { category: true } });
+  }
+
   /** Public content needs no principal: only the file's own visibility decides. */
   findPublic(id: string): Promise<FileRow | null> {
     return this.db.file.findFirst({ where: { id, visibility: 'PUBLIC', deletedAt: null }, include: { category: true } });
@@ -168,6 +176,24 @@ export class FilesRepository {
       this.db.thumbnail.count({ where: { storageKey: key } }),
     ]);
     return file + version + thumbnail > 0;
+  }
+
+  /** Serialises uploads of the same bytes in one tenant until the transaction ends (see FileUploadService.commit). */
+  async lockContent(tx: Tx, tenantId: string, sha256: string): Promise<void> {
+    await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`content:${tenantId}:${sha256}`}, 0))`;
+  }
+
+  /**
+   * The object already holding these bytes in this tenant, if a live file has them. Files still uploading or
+   * failed are not trusted as a source; deleted ones are left to the purge.
+   */
+  async findStoredContent(tx: Tx, tenantId: string, sha256: string): Promise<string | null> {
+    const row = await tx.file.findFirst({
+      where: { sha256, ...whereTenant(tenantId), deletedAt: null, status: { in: ['PROCESSING', 'READY'] } },
+      select: { storageKey: true },
+      orderBy: { createdAt: 'asc' },
+    });
+    return row?.storageKey ?? null;
   }
 
   findCategoryByKey(key: string): Promise<FileCategory | null> {

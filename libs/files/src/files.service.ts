@@ -119,6 +119,18 @@ export class FilesService {
     return { file, object: await this.storage.get(file.storageKey, { range }) };
   }
 
+  /** The bytes of a file the caller has already been authorised for (by a signature, say). */
+  async openContent(
+    file: FileRow,
+    rangeFor: (size: number | null) => { start: number; end?: number } | undefined,
+  ): Promise<GetResult> {
+    if (file.status !== 'READY' && file.status !== 'PROCESSING') {
+      throw new AppError('CONFLICT', `File ${file.id} has no content to download (status ${file.status})`);
+    }
+    const range = rangeFor(file.size === null ? null : Number(file.size));
+    return this.storage.get(file.storageKey, { range });
+  }
+
   async associate(principal: Principal, fileId: string, entityName: string, entityReference: string): Promise<FileAssociation> {
     const name = entityName.trim();
     const reference = entityReference.trim();

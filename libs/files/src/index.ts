@@ -12,3 +12,4 @@ export * from './file-categories.service';
 export * from './file-listing';
 export * from './lifecycle-sweep.job';
 export * from './lifecycle-schedule';
+export * from './file-shares.service';

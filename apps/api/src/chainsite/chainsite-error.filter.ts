@@ -2,6 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { Request, Response } from 'express';
 import { AppError, type ErrorCode } from '@app/errors';
 import { logContext } from '@app/logging';
+import { setErrorHeaders } from '../http/http-error.filter';
 import type { ChainsiteFailure } from './chainsite.dto';
 
 interface Answer {
@@ -38,6 +39,8 @@ function fromAppError(error: AppError): Answer {
       return failure(415);
     case 'RANGE_NOT_SATISFIABLE':
       return failure(416);
+    case 'RATE_LIMITED':
+      return failure(429, { retryAfterSeconds: error.details?.retryAfterSeconds });
     case 'STORAGE_UNAVAILABLE':
       return failure(503);
   }
@@ -59,6 +62,7 @@ export class ChainsiteErrorFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    setErrorHeaders(res, exception);
     res.status(status).json(body);
   }
 

@@ -11,7 +11,7 @@ import {
 } from './facilioo.dto';
 import { FaciliooFilesService } from './facilioo-files.service';
 import type { FaciliooFilePage, FaciliooFileView, FileLinkView, ThumbnailUrlView, UploadUrlView, UrlView } from './facilioo.view';
-import { ZodValidationPipe } from './zod-validation.pipe';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
 
 /** The facilioo file flow (seed 003): metadata record, pre-signed PUT, completion, time-limited URLs, links. */
 @Controller('api/files')

@@ -3,7 +3,7 @@ import { CurrentPrincipal, type Principal } from '@app/auth';
 import { FileCategoriesService } from '@app/files';
 import { createFileTypeSchema, updateFileTypeSchema, type CreateFileTypeBody, type UpdateFileTypeBody } from './facilioo.dto';
 import { toFileTypeView, type FileTypeView } from './facilioo.view';
-import { ZodValidationPipe } from './zod-validation.pipe';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
 
 /** facilioo's file types: the category registry (CONTRACT section 4). Anyone lists them; admins edit them. */
 @Controller('api/file-types')

@@ -3,7 +3,7 @@ import { Public } from '@app/auth';
 import { storageEventSchema, type StorageEvent, type StorageEventOutcome } from './storage-events.dto';
 import { StorageEventsTokenGuard } from './storage-events.guard';
 import { StorageEventsService } from './storage-events.service';
-import { ZodValidationPipe } from './zod-validation.pipe';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
 
 /** The webhook target of S3 bucket notifications (MinIO); see docs/operations.md for the wiring. */
 @Public()

@@ -21,6 +21,8 @@ function graphqlCode(code: ErrorCode): string {
     case 'ILLEGAL_TRANSITION':
     case 'UPLOAD_INCOMPLETE':
       return 'CONFLICT';
+    case 'RATE_LIMITED':
+      return 'TOO_MANY_REQUESTS';
     case 'STORAGE_UNAVAILABLE':
       return 'SERVICE_UNAVAILABLE';
   }

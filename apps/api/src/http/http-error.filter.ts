@@ -3,11 +3,13 @@ import type { Request, Response } from 'express';
 import { AppError, type ErrorCode } from '@app/errors';
 import { logContext } from '@app/logging';
 
-interface ErrorBody {
+export interface ErrorBody {
   statusCode: number;
   error: string;
   message: string;
   code?: string;
+  /** The request field at fault, when one is (e.g. `meta.user.id`). */
+  field?: string;
   requestId?: string;
 }
 
@@ -33,8 +35,17 @@ function errorName(code: ErrorCode): string {
       return 'Range Not Satisfiable';
     case 'UNSUPPORTED_MEDIA_TYPE':
       return 'Unsupported Media Type';
+    case 'RATE_LIMITED':
+      return 'Too Many Requests';
     case 'STORAGE_UNAVAILABLE':
       return 'Service Unavailable';
+  }
+}
+
+/** Headers some errors carry besides their body: how long to wait after a 429. */
+export function setErrorHeaders(res: Response, exception: unknown): void {
+  if (exception instanceof AppError && exception.code === 'RATE_LIMITED') {
+    res.setHeader('Retry-After', String(exception.details?.retryAfterSeconds ?? 1));
   }
 }
 
@@ -52,12 +63,14 @@ export class HttpErrorFilter implements ExceptionFilter {
       res.destroy();
       return;
     }
+    setErrorHeaders(res, exception);
     res.status(body.statusCode).json(body);
   }
 
-  private toBody(exception: unknown, req: Request): ErrorBody {
+  toBody(exception: unknown, req: Request): ErrorBody {
     if (exception instanceof AppError) {
-      return { statusCode: exception.status, error: errorName(exception.code), message: exception.message, code: exception.code };
+      const field = typeof exception.details?.field === 'string' ? exception.details.field : undefined;
+      return { statusCode: exception.status, error: errorName(exception.code), message: exception.message, code: exception.code, ...(field ? { field } : {}) };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

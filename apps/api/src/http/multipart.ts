@@ -28,7 +28,7 @@ export function readSingleFile<T>(
     }
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, limits: { files: 1, fields: 50, fieldSize: 64 * 1024 } });
+      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fields: 50, fieldSize: 64 * 1024 } });
     } catch (error) {
       return reject(Errors.badRequest(`Malformed multipart body: ${(error as Error).message}`));
     }
@@ -70,6 +70,97 @@ export function readSingleFile<T>(
     });
     parser.on('close', () => {
       if (!handled) finish(() => reject(Errors.badRequest(`The multipart body has no '${fieldName}' part`)));
+    });
+    req.pipe(parser);
+  });
+}
+
+export interface MultipartFiles<T> {
+  /** Text fields, whatever their position among the files. */
+  fields: Record<string, string>;
+  /** What `consume` answered for each file part, in order. */
+  files: T[];
+}
+
+/**
+ * Streams every file part of a multipart request, one after the other, through `consume` (the parts arrive in
+ * sequence, so memory holds one chunk at a time whatever the sizes). Any field name is taken as a file part, as
+ * Condo's server does. Text fields may come before or after the files. If a part fails, the request is drained
+ * and the error rejects once the part in flight has stopped; what `consume` did for the parts is the caller's to
+ * undo (it should keep its own list, since a part may finish while the request fails).
+ */
+export function readMultipartFiles<T>(
+  req: Request,
+  options: { maxFiles: number; maxFieldBytes: number },
+  consume: (file: MultipartFile, signal: AbortSignal) => Promise<T>,
+): Promise<MultipartFiles<T>> {
+  return new Promise<MultipartFiles<T>>((resolve, reject) => {
+    const type = req.headers['content-type'] ?? '';
+    if (!/^multipart\/form-data/i.test(type)) {
+      return reject(Errors.badRequest('Wrong request type: only multipart/form-data is accepted here'));
+    }
+    let parser: busboy.Busboy;
+    try {
+      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: options.maxFiles, fields: 20, fieldSize: options.maxFieldBytes } });
+    } catch (error) {
+      return reject(Errors.badRequest(`Malformed multipart body: ${(error as Error).message}`));
+    }
+    const aborter = new AbortController();
+    const fields: Record<string, string> = {};
+    const results: T[] = [];
+    let chain: Promise<void> = Promise.resolve();
+    let failed = false;
+    let settled = false;
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      failed = true;
+      aborter.abort(error);
+      // Keep reading (and discarding) so the client sees our answer instead of a reset connection.
+      req.unpipe(parser);
+      req.resume();
+      // Answer once the part in flight has stopped, so the caller can undo everything that was done.
+      chain.then(
+        () => reject(error),
+        () => reject(error),
+      );
+    };
+    req.on('close', () => {
+      if (!req.complete) fail(Errors.badRequest('The client closed the connection before the upload finished'));
+    });
+    parser.on('field', (name, value, info) => {
+      if (info.valueTruncated) return fail(Errors.badRequest(`Field '${name}' is longer than ${options.maxFieldBytes} bytes`, { field: name }));
+      fields[name] = value;
+    });
+    parser.on('file', (_name, stream, info) => {
+      if (failed) {
+        stream.resume();
+        return;
+      }
+      // Busboy hands out the next part only once this one is read, so the chain runs the parts in order.
+      chain = chain.then(async () => {
+        if (failed) {
+          stream.resume();
+          return;
+        }
+        results.push(
+          await consume({ stream, filename: info.filename || 'file', mimeType: info.mimeType, encoding: info.encoding, fields }, aborter.signal),
+        );
+      });
+      chain.catch(fail);
+    });
+    parser.on('filesLimit', () => fail(Errors.badRequest(`At most ${options.maxFiles} files may be uploaded in one request`)));
+    parser.on('fieldsLimit', () => fail(Errors.badRequest('Too many fields in the multipart body')));
+    parser.on('error', (error: Error) => fail(Errors.badRequest(`Malformed multipart body: ${error.message}`)));
+    parser.on('close', () => {
+      chain.then(
+        () => {
+          if (settled) return;
+          settled = true;
+          resolve({ fields, files: results });
+        },
+        () => undefined,
+      );
     });
     req.pipe(parser);
   });

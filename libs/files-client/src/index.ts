@@ -1,0 +1,3 @@
+export * from './types';
+export { attach, buildMeta, configure, FilesApiError, share, upload } from './client';
+export { verifySignature } from './verify';
