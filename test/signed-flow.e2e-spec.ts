@@ -1,7 +1,8 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { decodeJwt, jwtVerify, SignJWT } from 'jose';
-import { attach, buildMeta, FilesApiError, share, upload, verifySignature, type UploadProgress } from '@app/files-client';
-import { startTestApp, type TestApp } from './support/test-app';
+import { LifecycleSweepJob } from '@app/files';
+import { attach, buildMeta, configure, FilesApiError, share, upload, verifySignature, type UploadProgress } from '@app/files-client';
+import { PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 // The signed REST flow (seed 000, Condo), driven through our SDK as an app would.
 
@@ -85,6 +86,39 @@ describe('signed REST flow (/api/files)', () => {
     // The bytes are there, and the file goes through the same processing as any other.
     const ready = await app.waitForStatus(result.files[0]!.id, alice, ['READY', 'FAILED']);
     expect(ready).toMatchObject({ status: 'READY', size: contents[0]!.length, sha256: createHash('sha256').update(contents[0]!).digest('hex') });
+  });
+
+  it("runs the seed's TypeScript example as written", async () => {
+    // Stand-ins for the two helpers the example imports from Next.js and Condo's mini-app utils.
+    const getConfig = () => ({ publicRuntimeConfig: { fileClientId: 'app-frontend' } });
+    const getClientSideSenderInfo = () => ({ fingerprint: 'next-browser-fp' });
+    configure({ serverUrl, token: () => alice });
+    try {
+      // ——— from the seed (and libs/files-client/README.md), unchanged ———
+      const { publicRuntimeConfig: { fileClientId } } = getConfig()
+      async function uploadFile(file: File, userId: string, organizationId?: string) {
+        const senderInfo = getClientSideSenderInfo()
+        const uploadResult = await upload({
+          files: [file],
+          meta: buildMeta({
+            userId, // User who will link the file to a model
+            fileClientId, // client_id that will own this file
+            modelNames: ['Document'], // Models allowed to reference this file
+            fingerprint: senderInfo.fingerprint,
+            organizationId, // Organization that will own the uploaded file
+          }),
+        })
+        // uploadResult.files[0].signature contains the JWT signature
+        // Use this signature in your GraphQL mutation
+        return uploadResult.files[0].signature
+      }
+      // ——— end of the seed's example ———
+      const signature = await uploadFile(new File(['hello from the seed'], 'seed.txt', { type: 'text/plain' }), 'alice', 'acme');
+      const claims = await verifySignature(signature, APP_SECRET);
+      expect(claims).toMatchObject({ originalFilename: 'seed.txt', meta: { user: { id: 'alice' }, fileClientId: 'app-frontend', sender: { fingerprint: 'next-browser-fp' } } });
+    } finally {
+      configure({ serverUrl: undefined, token: undefined });
+    }
   });
 
   it('attaches inline: each file also carries a publicSignature, and the record is linked', async () => {
@@ -290,6 +324,18 @@ describe('signed REST flow (/api/files)', () => {
     const evilClient = app.token({ sub: 'mallory', org: 'evil' });
     await upload({ serverUrl, token: evilClient, files: [{ buffer: bytes, filename: 'evil.bin' }], meta: meta({ userId: 'mallory', organizationId: 'evil' }) });
     await expectEventually(async () => expect(await app.countObjects()).toBe(afterFirst + perObject));
+
+    // Deleted and past retention: purging the first record leaves the object to the two others…
+    const purge = () => app.get<LifecycleSweepJob>(LifecycleSweepJob).handle({ task: 'purge-deleted' });
+    const retire = (fileIds: string[]) => app.db.file.updateMany({ where: { id: { in: fileIds } }, data: { deletedAt: new Date(0) } });
+    await retire([ids[0]!]);
+    expect(await purge()).toMatchObject({ detail: '1 file(s) purged, 0 object(s) removed' });
+    const still = await fetch(`${serverUrl}/api/files/${second.files[0]!.id}?sign=${second.files[0]!.signature}`);
+    expect(Buffer.from(await still.arrayBuffer()).equals(bytes)).toBe(true);
+    // …and the last one takes it along.
+    await retire(ids.slice(1));
+    expect(await purge()).toMatchObject({ detail: '2 file(s) purged, 1 object(s) removed' });
+    expect(await app.countObjects()).toBe(afterFirst);
   });
 });
 
@@ -401,6 +447,25 @@ describe('signed REST flow rate limits', () => {
       upload({ serverUrl: app.url, token: erin, files, meta: { ...meta, user: { id: 'erin' } } }),
     ).resolves.toMatchObject({ files: [expect.objectContaining({ originalFilename: 'l.txt' })] });
     await expect(upload({ serverUrl: app.url, token: dave, files, meta })).rejects.toBeInstanceOf(FilesApiError);
+  });
+
+  // Full stack: the counters live in Redis, so a second API replica sees the same limit.
+  (PROFILE === 'full' ? it : it.skip)('shares the counters between API replicas through Redis', async () => {
+    const replica = await startTestApp(
+      { FILE_CLIENTS: JSON.stringify({ 'app-frontend': APP_SECRET }), RATE_LIMIT_PER_USER: '3', QUEUE_PREFIX: app.config.queue.prefix },
+      { databaseUrl: app.config.database.url, storageFrom: app.config, worker: false },
+    );
+    try {
+      const frank = app.token({ sub: 'frank', org: 'acme' });
+      const meta = buildMeta({ userId: 'frank', fileClientId: 'app-frontend', modelNames: ['Document'], fingerprint: FINGERPRINT });
+      const files = [{ buffer: Buffer.from('replicated'), filename: 'r.txt' }];
+      await upload({ serverUrl: app.url, token: frank, files, meta });
+      await upload({ serverUrl: replica.url, token: frank, files, meta });
+      await upload({ serverUrl: app.url, token: frank, files, meta });
+      await expect(upload({ serverUrl: replica.url, token: frank, files, meta })).rejects.toMatchObject({ status: 429 });
+    } finally {
+      await replica.close({ keepDatabase: true });
+    }
   });
 });
 
