@@ -192,7 +192,7 @@ describe('signed REST flow (/api/files)', () => {
         files: [{ buffer: bytes, filename: 'Résumé "final".bin' }, { buffer: Buffer.from('another file'), filename: 'other.txt' }],
         meta: meta(),
       });
-      [file, other] = result.files as [typeof file, typeof other];
+      [file, other] = result.files as unknown as [typeof file, typeof other];
     });
 
     const get = (id: string, sign: string, headers: Record<string, string> = {}) => fetch(`${serverUrl}/api/files/${id}?sign=${encodeURIComponent(sign)}`, { headers });

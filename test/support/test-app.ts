@@ -35,12 +35,14 @@ export interface TestApp {
   token(claims: { sub: string; org?: string; role?: Role }, expiresInSeconds?: number): string;
   /** How many objects storage holds (to prove nothing was left behind). */
   countObjects(): Promise<number>;
+  /** Full profile: the separate worker process, to kill and start again in fault tests. */
+  worker: { kill(signal: NodeJS.Signals): Promise<void>; start(): void; readonly running: boolean };
   /** Polls the file until it reaches one of the statuses; fails after the timeout. */
   waitForStatus(fileId: string, token: string, statuses: string[], timeoutMs?: number): Promise<Record<string, unknown>>;
   close(options?: { keepDatabase?: boolean }): Promise<void>;
 }
 
-async function freePort(): Promise<number> {
+export async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);
@@ -152,6 +154,22 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     db,
     get: <T>(token: unknown) => app.get<T>(token as never),
     token: (claims, expiresInSeconds) => tokens.sign(claims, expiresInSeconds),
+    worker: {
+      async kill(signal) {
+        if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;
+        const exited = new Promise((r) => worker!.once('exit', r));
+        worker.kill(signal);
+        await exited;
+        worker = undefined;
+      },
+      start() {
+        if (PROFILE !== 'full') throw new Error('The worker is a separate process only in the full profile');
+        if (!worker) worker = startWorker(fullEnv);
+      },
+      get running() {
+        return worker !== undefined;
+      },
+    },
     async countObjects() {
       if (config.storage.driver === 'local') return countLocalFiles(config.storage.root);
       const client = s3Client(config);
@@ -175,9 +193,10 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
       }
     },
     async close(closeOptions = {}) {
-      if (worker) {
+      if (worker && worker.exitCode === null && worker.signalCode === null) {
+        const exited = new Promise((r) => worker!.once('exit', r));
         worker.kill('SIGTERM');
-        await new Promise((r) => worker!.once('exit', r));
+        await exited;
       }
       await app.close();
       if (!closeOptions.keepDatabase) await dropDatabase?.();

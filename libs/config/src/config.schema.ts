@@ -27,6 +27,9 @@ export const configSchema = z
       .optional(),
     QUEUE_PREFIX: z.string().regex(/^[a-zA-Z0-9_-]+$/).default('filehub'),
     QUEUE_CONCURRENCY: positiveInt.max(256).default(4),
+    // How long a worker's hold on a running job lasts without renewal; a worker that died (SIGKILL, lost host)
+    // has its jobs picked up by another worker after about this long.
+    QUEUE_LOCK_DURATION_MS: positiveInt.min(1000).max(600_000).default(30_000),
     STORAGE_DRIVER: z.enum(['local', 's3']).default('local'),
     S3_ENDPOINT: z.url().optional(),
     S3_REGION: z.string().min(1).default('us-east-1'),
@@ -99,7 +102,7 @@ export interface AppConfig {
   http: { port: number; host: string; publicUrl: string };
   dataDir: string;
   database: { url?: string };
-  queue: { redisUrl?: string; prefix: string; concurrency: number; outboxPollMs: number };
+  queue: { redisUrl?: string; prefix: string; concurrency: number; outboxPollMs: number; lockDurationMs: number };
   storage:
     | { driver: 'local'; root: string; signingSecret: string }
     | {

@@ -32,6 +32,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       redisUrl: raw.REDIS_URL,
       prefix: raw.QUEUE_PREFIX,
       concurrency: raw.QUEUE_CONCURRENCY,
+      lockDurationMs: raw.QUEUE_LOCK_DURATION_MS,
       outboxPollMs: raw.OUTBOX_POLL_MS,
     },
     storage:

@@ -22,6 +22,8 @@ export class BullMqQueueDriver implements QueueDriver {
     private readonly redisUrl: string,
     private readonly prefix: string,
     private readonly concurrency: number,
+    /** Lock of a running job; the stalled check runs as often, so a dead worker's jobs return after about this. */
+    private readonly lockDurationMs = 30_000,
   ) {
     // The producer fails fast when Redis is down: the outbox keeps the job and the relay tries again.
     this.producerConnection = new Redis(redisUrl, {
@@ -71,7 +73,13 @@ export class BullMqQueueDriver implements QueueDriver {
         this.logger.log(`${job.name} ${job.id} ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ''}`);
         return outcome;
       },
-      { connection: this.workerConnection, prefix: this.prefix, concurrency: this.concurrency },
+      {
+        connection: this.workerConnection,
+        prefix: this.prefix,
+        concurrency: this.concurrency,
+        lockDuration: this.lockDurationMs,
+        stalledInterval: this.lockDurationMs,
+      },
     );
     this.worker.on('failed', (job, error) => {
       if (!job) return;

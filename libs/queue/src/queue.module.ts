@@ -18,7 +18,7 @@ import { QUEUE_DRIVER, type QueueDriver } from './queue.driver';
 
 export function createQueueDriver(config: AppConfig): QueueDriver {
   return config.queue.redisUrl
-    ? new BullMqQueueDriver(config.queue.redisUrl, config.queue.prefix, config.queue.concurrency)
+    ? new BullMqQueueDriver(config.queue.redisUrl, config.queue.prefix, config.queue.concurrency, config.queue.lockDurationMs)
     : new InProcessQueueDriver(config.queue.concurrency);
 }
 
