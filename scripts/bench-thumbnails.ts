@@ -181,7 +181,6 @@ async function startStack(profile: 'embedded' | 'full', dataDir: string): Promis
     AUTH_JWT_SECRET: JWT_SECRET,
     LOG_LEVEL: 'warn',
     QUEUE_CONCURRENCY: '1',
-    OUTBOX_POLL_MS: '100',
     THUMBNAIL_SIZES: SIZES.join(','),
   });
   const base = `http://127.0.0.1:${port}`;

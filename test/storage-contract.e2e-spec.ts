@@ -101,6 +101,18 @@ describe.each(storageHarnesses)('storage contract: $name driver', ({ setup }) =>
     expect(await sha256Of(got.body)).toEqual(await sha256Of(patternStream(1, size)));
   });
 
+  it('stores bytes given as a Buffer (derived objects) with their content type', async () => {
+    const key = newKey('buffer');
+    const bytes = Buffer.from('a small derived object \u00e9', 'utf8');
+    expect(await driver.put(key, bytes, { contentType: 'image/webp' })).toEqual({ key, size: bytes.length });
+    const head = await driver.head(key);
+    expect(head).toMatchObject({ size: bytes.length, contentType: 'image/webp' });
+    const got = await driver.get(key);
+    const chunks: Buffer[] = [];
+    for await (const chunk of got.body) chunks.push(chunk as Buffer);
+    expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
+  });
+
   it('serves exact byte ranges: the first bytes, the middle, and from an offset to the end', async () => {
     const key = newKey('ranges');
     const size = 300_000;

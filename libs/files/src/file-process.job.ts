@@ -11,6 +11,17 @@ import { SNIFF_BYTES } from './upload-meter';
 
 type Payload = JobPayloads['file.process'];
 
+/** Images up to this size are kept from the verifying read for decoding; larger ones are read again. */
+const KEEP_IN_MEMORY_BYTES = 256 * 1024 * 1024;
+
+interface Measured {
+  size: number;
+  sha256: string;
+  head: Buffer;
+  /** The whole object, when it was kept for decoding. */
+  data?: Buffer;
+}
+
 interface DerivedMedia {
   pageCount?: number;
   width?: number;
@@ -39,9 +50,11 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     // Idempotent: a second run after READY/FAILED changes nothing.
     if (file.status !== 'PROCESSING') return { status: 'skipped', detail: `file is ${file.status}` };
 
-    let measured: { size: number; sha256: string; head: Buffer };
+    let measured: Measured;
     try {
-      measured = await this.measure(file.storageKey, signal);
+      // An image is decoded from memory anyway: keep its bytes from this read instead of fetching them again.
+      const keep = MediaProcessor.isImage(file.sniffedMime ?? file.declaredMime ?? null) && (file.size === null || Number(file.size) <= KEEP_IN_MEMORY_BYTES);
+      measured = await this.measure(file.storageKey, signal, keep);
     } catch (error) {
       if (error instanceof StorageNotFoundError) return this.fail(tenantId, fileId, 'The uploaded object is missing from storage');
       throw error;
@@ -53,7 +66,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     const measuredData = { sniffedMime, size: measured.size, sha256: measured.sha256 };
     let derived: DerivedMedia;
     try {
-      derived = await this.deriveMedia(file.storageKey, sniffedMime, signal);
+      derived = await this.deriveMedia(file.storageKey, sniffedMime, signal, measured.data);
     } catch (error) {
       // A file whose content cannot be read as what it claims to be fails for good; I/O errors are retried.
       if (error instanceof MediaError) return this.fail(tenantId, fileId, error.message, measuredData);
@@ -78,22 +91,21 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
   }
 
-  private async deriveMedia(originalKey: string, sniffedMime: string | null, signal: AbortSignal): Promise<DerivedMedia> {
+  private async deriveMedia(originalKey: string, sniffedMime: string | null, signal: AbortSignal, kept?: Buffer): Promise<DerivedMedia> {
     if (MediaProcessor.isPdf(sniffedMime)) {
       const { body } = await this.storage.get(originalKey, { signal });
       return { pageCount: await this.media.pdfPageCount(body), thumbnails: [] };
     }
     if (!MediaProcessor.isImage(sniffedMime)) return { thumbnails: [] };
     // Images are decoded from memory (as sharp does with any input); the pixel limit is checked from the header first.
-    const { body } = await this.storage.get(originalKey, { signal });
-    const data = await readMediaInput(body);
+    const data = kept ?? (await readMediaInput((await this.storage.get(originalKey, { signal })).body));
     const info = await this.media.analyzeImage(data);
     const thumbnails = await this.media.thumbnails(data);
     // Derived keys are a function of the original and the variant: a second run overwrites, never adds.
     const stored = await Promise.all(
       thumbnails.map(async (t) => {
         const storageKey = StorageLocator.derivedKey(originalKey, t.variant);
-        await this.storage.put(storageKey, Readable.from([t.data]), { contentType: t.mime, signal });
+        await this.storage.put(storageKey, t.data, { contentType: t.mime, signal });
         return { variant: t.variant, storageKey, mime: t.mime, width: t.width, height: t.height, size: t.data.length };
       }),
     );
@@ -126,22 +138,26 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     return null;
   }
 
-  private async measure(key: string, signal: AbortSignal): Promise<{ size: number; sha256: string; head: Buffer }> {
+  private async measure(key: string, signal: AbortSignal, keep: boolean): Promise<Measured> {
     const { body } = await this.storage.get(key, { signal });
     const hash = createHash('sha256');
     const head: Buffer[] = [];
+    const kept: Buffer[] = [];
     let headLength = 0;
     let size = 0;
     for await (const chunk of body as AsyncIterable<Buffer>) {
       size += chunk.length;
       hash.update(chunk);
+      if (keep && size <= KEEP_IN_MEMORY_BYTES) kept.push(chunk);
+      else kept.length = 0;
       if (headLength < SNIFF_BYTES) {
         const slice = chunk.subarray(0, SNIFF_BYTES - headLength);
         head.push(slice);
         headLength += slice.length;
       }
     }
-    return { size, sha256: hash.digest('hex'), head: Buffer.concat(head) };
+    const data = keep && size <= KEEP_IN_MEMORY_BYTES ? Buffer.concat(kept, size) : undefined;
+    return { size, sha256: hash.digest('hex'), head: Buffer.concat(head), data };
   }
 
   private async fail(tenantId: string, fileId: string, reason: string, data: Record<string, unknown> = {}): Promise<JobOutcome> {

@@ -214,14 +214,12 @@ export class FilesRepository {
     fileId: string,
     thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[],
   ): Promise<void> {
-    for (const t of thumbnails) {
-      const data = { storageKey: t.storageKey, mime: t.mime, width: t.width, height: t.height, size: BigInt(t.size) };
-      await tx.thumbnail.upsert({
-        where: { fileId_variant: { fileId, variant: t.variant } },
-        create: { fileId, variant: t.variant, ...data },
-        update: data,
-      });
-    }
+    if (thumbnails.length === 0) return;
+    // Two statements whatever the count: the variants' old rows go, the new ones come in.
+    await tx.thumbnail.deleteMany({ where: { fileId, variant: { in: thumbnails.map((t) => t.variant) } } });
+    await tx.thumbnail.createMany({
+      data: thumbnails.map((t) => ({ fileId, variant: t.variant, storageKey: t.storageKey, mime: t.mime, width: t.width, height: t.height, size: BigInt(t.size) })),
+    });
   }
 
   /** Compare-and-set on status: returns false when another writer moved the file first. */

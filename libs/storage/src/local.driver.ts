@@ -2,7 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
 import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
-import { addAbortSignal, type Readable } from 'node:stream';
+import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteCounter } from './byte-counter';
 import {
@@ -81,7 +81,8 @@ export class LocalStorageDriver implements StorageDriver {
     this.metaDir = join(this.root, '.meta');
   }
 
-  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+  async put(key: string, input: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
+    const body = Buffer.isBuffer(input) ? Readable.from([input]) : input;
     assertValidKey(key);
     assertHeaderValue('contentType', options.contentType);
     const { signal } = options;

@@ -79,10 +79,25 @@ export class S3StorageDriver implements StorageDriver {
     });
   }
 
-  async put(key: string, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+  async put(key: string, input: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {
     assertValidKey(key);
     assertHeaderValue('contentType', options.contentType);
     const { signal } = options;
+    if (Buffer.isBuffer(input)) {
+      // Bytes in memory (thumbnails): one PutObject with a known length, no multipart machinery.
+      signal?.throwIfAborted();
+      try {
+        await this.client.send(
+          new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: input, ContentLength: input.length, ContentType: options.contentType }),
+          { abortSignal: signal },
+        );
+      } catch (error) {
+        if (signal?.aborted) throw abortReason(signal);
+        throw error;
+      }
+      return { key, size: input.length };
+    }
+    const body = input;
     if (signal?.aborted) {
       body.destroy();
       throw abortReason(signal);

@@ -78,7 +78,8 @@ export interface PresignedPost {
 export interface StorageDriver {
   readonly name: 'local' | 's3';
   /** Streams `body` to `key`. The object appears only once the whole stream has been written. */
-  put(key: string, body: Readable, options?: PutOptions): Promise<PutResult>;
+  /** A stream (any size, never buffered) or bytes already in memory (small derived objects: one request). */
+  put(key: string, body: Readable | Buffer, options?: PutOptions): Promise<PutResult>;
   /**
    * Streams the object (or a byte range of it). Throws StorageNotFoundError when it does not exist and
    * RangeNotSatisfiableError unless start <= end < size.
