@@ -3,7 +3,7 @@ import sharp from 'sharp';
 import { Prisma } from '@app/database';
 import { FileProcessJob, LifecycleSweepJob } from '@app/files';
 import { classicPdf, pngBomb } from '@app/media/testing/media-fixtures';
-import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
+import { STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
 import { gql } from './support/graphql';
 import { PROFILE, startTestApp, type TestApp } from './support/test-app';
 
@@ -188,12 +188,12 @@ describe('post-upload media', () => {
 describe('lifecycle sweep', () => {
   let app: TestApp;
   let token: string;
-  const run = (task: 'expire-temporary' | 'abandoned-uploads' | 'purge-deleted') =>
+  const run = (task: 'expire-temporary' | 'abandoned-uploads' | 'purge-deleted' | 'collect-orphans') =>
     app.get<LifecycleSweepJob>(LifecycleSweepJob).handle({ task });
   const daysAgo = (days: number) => new Date(Date.now() - days * 24 * 3600 * 1000);
 
   beforeAll(async () => {
-    app = await startTestApp({ ABANDONED_UPLOAD_HOURS: '24', SOFT_DELETE_RETENTION_DAYS: '30' });
+    app = await startTestApp({ ABANDONED_UPLOAD_HOURS: '24', SOFT_DELETE_RETENTION_DAYS: '30', ORPHAN_MIN_AGE_SECONDS: '2' });
     token = app.token({ sub: 'lena', org: 'sweep' });
   });
   afterAll(() => app?.close());
@@ -242,6 +242,32 @@ describe('lifecycle sweep', () => {
     for (const key of purgedKeys) expect(await storage.head(key)).toBeNull();
     for (const key of keptKeys) expect(await storage.head(key)).not.toBeNull();
     expect(await app.db.file.findUnique({ where: { id: kept.id } })).not.toBeNull();
+  });
+
+  it('collects objects no record references once they are older than ORPHAN_MIN_AGE_SECONDS, and nothing else', async () => {
+    const storage = app.get<StorageDriver>(STORAGE_DRIVER);
+    const live = await upload(app, token, Buffer.from('a file with a record'), 'live.txt');
+    await app.waitForStatus(live.id, token, ['READY']);
+    const { storageKey: liveKey } = await app.db.file.findUniqueOrThrow({ where: { id: live.id } });
+    // Bytes left behind without a record (a crash between the write and the transaction), and one foreign object.
+    const orphan = StorageLocator.originalKey('sweep', 'crashed-upload');
+    const orphanThumb = StorageLocator.derivedKey(orphan, 'thumb-64');
+    const foreign = 'backups/not-ours.bin';
+    for (const key of [orphan, orphanThumb, foreign]) await storage.put(key, Buffer.from(`bytes of ${key}`));
+
+    // Too young: an upload could still be committing them.
+    expect(await run('collect-orphans')).toMatchObject({ status: 'skipped' });
+    expect(await storage.head(orphan)).not.toBeNull();
+
+    await new Promise((r) => setTimeout(r, 2500));
+    const outcome = await run('collect-orphans');
+    expect(outcome).toMatchObject({ status: 'succeeded' });
+    expect(outcome.detail).toMatch(/, 2 unreferenced object\(s\) removed$/);
+    expect(await storage.head(orphan)).toBeNull();
+    expect(await storage.head(orphanThumb)).toBeNull();
+    expect(await storage.head(liveKey)).not.toBeNull();
+    expect(await storage.head(foreign)).not.toBeNull();
+    expect((await fetch(`${app.url}/files/${live.id}/download-url`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
   });
 
   it('expires temporary files past their time, which the next purge removes', async () => {

@@ -113,6 +113,25 @@ describe.each(storageHarnesses)('storage contract: $name driver', ({ setup }) =>
     expect(Buffer.concat(chunks).equals(bytes)).toBe(true);
   });
 
+  it('lists objects in key order, a page at a time, with size and modification time', async () => {
+    const keys = ['list-a', 'list-b', 'list-c', 'list-d', 'list-e'].map((label) => `contract/${run}/listing/${label}`);
+    created.push(...keys);
+    const before = new Date(Date.now() - 60_000);
+    for (const [i, key] of [...keys].reverse().entries()) await driver.put(key, Buffer.alloc(i + 1, 7));
+    const prefix = `contract/${run}/listing/`;
+    const first = await driver.list({ prefix, limit: 2 });
+    expect(first.objects.map((o) => o.key)).toEqual(keys.slice(0, 2));
+    expect(first.next).toBe(keys[1]);
+    const second = await driver.list({ prefix, startAfter: first.next, limit: 2 });
+    expect(second.objects.map((o) => o.key)).toEqual(keys.slice(2, 4));
+    const last = await driver.list({ prefix, startAfter: second.next, limit: 2 });
+    expect(last.objects.map((o) => o.key)).toEqual(keys.slice(4));
+    expect(last.next).toBeUndefined();
+    expect(last.objects[0]).toMatchObject({ size: 1 });
+    expect(last.objects[0]!.lastModified.getTime()).toBeGreaterThan(before.getTime());
+    expect((await driver.list({ prefix: `contract/${run}/nothing-here/`, limit: 10 })).objects).toEqual([]);
+  });
+
   it('serves exact byte ranges: the first bytes, the middle, and from an offset to the end', async () => {
     const key = newKey('ranges');
     const size = 300_000;

@@ -82,6 +82,8 @@ export const configSchema = z
     // Scheduled lifecycle jobs (LifecycleSweepJob).
     LIFECYCLE_SWEEP_INTERVAL_SECONDS: positiveInt.max(24 * 3600).default(3600),
     ABANDONED_UPLOAD_HOURS: positiveInt.max(24 * 365).default(24),
+    // Objects no record references are collected once they are this old (uploads in flight are younger).
+    ORPHAN_MIN_AGE_SECONDS: positiveInt.max(365 * 24 * 3600).default(86_400),
     SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
   })
   .superRefine((env, ctx) => {
@@ -149,6 +151,8 @@ export interface LifecycleConfig {
   abandonedUploadHours: number;
   /** Soft-deleted files keep their bytes this long before the purge (0: at the next sweep). */
   softDeleteRetentionDays: number;
+  /** Unreferenced objects younger than this are left alone (an upload may still be committing them). */
+  orphanMinAgeSeconds: number;
 }
 
 export { DEV_JWT_SECRET };

@@ -69,6 +69,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,
       softDeleteRetentionDays: raw.SOFT_DELETE_RETENTION_DAYS,
+      orphanMinAgeSeconds: raw.ORPHAN_MIN_AGE_SECONDS,
     },
   };
 }

@@ -7,10 +7,15 @@ import { MaintenanceRepository } from './maintenance.repository';
 const BATCH = 200;
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
+const ORPHAN_CURSOR = 'collect-orphans.cursor';
+const ORPHAN_PAGE_SIZE = 1000;
+const ORPHAN_PAGES_PER_RUN = 10;
+// Only the service's own key spaces (StorageLocator); anything else in a shared bucket is left alone.
+const MANAGED_PREFIXES = ['objects/', 'derived/'];
 
 /**
  * Scheduled housekeeping, one task per run: expire temporary uploads, fail abandoned uploads, purge soft-deleted
- * files past the retention. Each run handles a bounded batch and logs what it removed; the schedule repeats it.
+ * files past the retention, collect objects no record references. Each run handles a bounded batch and logs what it removed; the schedule repeats it.
  */
 @Injectable()
 export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
@@ -58,7 +63,37 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
         }
         return this.done(task, `${candidates.length} file(s) purged, ${objects} object(s) removed`, candidates.length);
       }
+      case 'collect-orphans':
+        return this.collectOrphans(now - rules.orphanMinAgeSeconds * 1000);
     }
+  }
+
+  /**
+   * Objects no record points at (a crash between a write and its record, a failed cleanup) are removed once they
+   * are older than ORPHAN_MIN_AGE_SECONDS (a day by default), so uploads in flight and staged copies are never touched. Storage is
+   * walked in key order a few pages per run; the cursor is kept in the database, so large buckets are covered over
+   * successive runs and the walk starts again from the beginning once it reaches the end.
+   */
+  private async collectOrphans(olderThan: number): Promise<JobOutcome> {
+    const state = (await this.maintenance.readState<{ startAfter?: string }>(ORPHAN_CURSOR)) ?? {};
+    let startAfter = state.startAfter;
+    let examined = 0;
+    let removed = 0;
+    for (let page = 0; page < ORPHAN_PAGES_PER_RUN; page++) {
+      const listed = await this.storage.list({ startAfter, limit: ORPHAN_PAGE_SIZE });
+      examined += listed.objects.length;
+      const old = listed.objects.filter((o) => MANAGED_PREFIXES.some((p) => o.key.startsWith(p)) && o.lastModified.getTime() < olderThan);
+      const referenced = await this.maintenance.referencedKeys(old.map((o) => o.key));
+      for (const object of old) {
+        if (referenced.has(object.key)) continue;
+        await this.storage.delete(object.key);
+        removed++;
+      }
+      startAfter = listed.next;
+      if (!startAfter) break;
+    }
+    await this.maintenance.writeState(ORPHAN_CURSOR, startAfter ? { startAfter } : {});
+    return this.done('collect-orphans', `${examined} object(s) examined, ${removed} unreferenced object(s) removed`, removed);
   }
 
   private done(task: string, detail: string, count: number): JobOutcome {

@@ -67,6 +67,26 @@ export class MaintenanceRepository {
     return new Set([...files, ...versions, ...thumbnails].map((r) => r.storageKey));
   }
 
+  /** Which of `keys` some record (file, version or thumbnail) points at. */
+  async referencedKeys(keys: string[]): Promise<Set<string>> {
+    if (keys.length === 0) return new Set();
+    const [files, versions, thumbnails] = await Promise.all([
+      this.db.file.findMany({ where: { storageKey: { in: keys } }, select: { storageKey: true } }),
+      this.db.fileVersion.findMany({ where: { storageKey: { in: keys } }, select: { storageKey: true } }),
+      this.db.thumbnail.findMany({ where: { storageKey: { in: keys } }, select: { storageKey: true } }),
+    ]);
+    return new Set([...files, ...versions, ...thumbnails].map((r) => r.storageKey));
+  }
+
+  async readState<T>(key: string): Promise<T | null> {
+    const row = await this.db.maintenanceState.findUnique({ where: { key } });
+    return row ? (row.value as T) : null;
+  }
+
+  async writeState(key: string, value: object): Promise<void> {
+    await this.db.maintenanceState.upsert({ where: { key }, create: { key, value }, update: { value } });
+  }
+
   async deleteFile(id: string): Promise<void> {
     // Versions, associations, thumbnails, links and grants go with it (ON DELETE CASCADE).
     await this.db.file.deleteMany({ where: { id } });

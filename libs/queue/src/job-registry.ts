@@ -9,7 +9,7 @@ export interface JobPayloads {
   'lifecycle.sweep': { task: LifecycleTask };
 }
 
-export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted'] as const;
+export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted', 'collect-orphans'] as const;
 export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 export type JobName = keyof JobPayloads;

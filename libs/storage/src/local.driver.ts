@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { constants, createWriteStream } from 'node:fs';
-import { copyFile, mkdir, open, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { copyFile, mkdir, open, readdir, readFile, rename, rm, stat, unlink, writeFile } from 'node:fs/promises';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { addAbortSignal, Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { ByteCounter } from './byte-counter';
@@ -20,6 +20,8 @@ import {
   StorageNotFoundError,
   type GetOptions,
   type GetResult,
+  type ListOptions,
+  type ListPage,
   type ObjectHead,
   type PresignedPost,
   type PresignGetOptions,
@@ -259,6 +261,34 @@ export class LocalStorageDriver implements StorageDriver {
 
   private expiresAt(expiresInSeconds: number): number {
     return Math.floor(Date.now() / 1000) + assertExpiresIn(expiresInSeconds);
+  }
+
+  /**
+   * Walks the object tree (skipping the temp and metadata directories) and answers one page in key order. The walk
+   * is whole each time: fine for the single-node embedded store, where S3's index is not there to ask.
+   */
+  async list(options: ListOptions): Promise<ListPage> {
+    const limit = Math.max(1, Math.min(1000, options.limit));
+    let entries;
+    try {
+      entries = await readdir(this.root, { withFileTypes: true, recursive: true });
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { objects: [] };
+      throw error;
+    }
+    const keys = entries
+      .filter((e) => e.isFile())
+      .map((e) => relative(this.root, join(e.parentPath, e.name)).split(sep).join('/'))
+      .filter((key) => !key.startsWith('.') && (!options.prefix || key.startsWith(options.prefix)) && (!options.startAfter || key > options.startAfter))
+      .sort();
+    const page = keys.slice(0, limit);
+    const objects = await Promise.all(
+      page.map(async (key) => {
+        const info = await stat(this.dataPath(key));
+        return { key, size: info.size, lastModified: info.mtime };
+      }),
+    );
+    return { objects, ...(keys.length > limit ? { next: page.at(-1)! } : {}) };
   }
 
   private dataPath(key: string): string {

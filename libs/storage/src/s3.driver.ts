@@ -5,6 +5,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
@@ -26,6 +27,8 @@ import {
   StorageNotFoundError,
   type GetOptions,
   type GetResult,
+  type ListOptions,
+  type ListPage,
   type ObjectHead,
   type PresignedPost,
   type PresignGetOptions,
@@ -132,6 +135,21 @@ export class S3StorageDriver implements StorageDriver {
       throw abortReason(signal);
     }
     return { key, size: counter.bytes };
+  }
+
+  async list(options: ListOptions): Promise<ListPage> {
+    const page = await this.client.send(
+      new ListObjectsV2Command({
+        Bucket: this.bucket,
+        Prefix: options.prefix,
+        StartAfter: options.startAfter,
+        MaxKeys: Math.max(1, Math.min(1000, options.limit)),
+      }),
+    );
+    const objects = (page.Contents ?? [])
+      .filter((o): o is typeof o & { Key: string } => typeof o.Key === 'string')
+      .map((o) => ({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }));
+    return { objects, ...(page.IsTruncated && objects.length ? { next: objects.at(-1)!.key } : {}) };
   }
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {

@@ -7,6 +7,27 @@ export interface ByteRange {
   end?: number;
 }
 
+export interface ListOptions {
+  /** Only keys starting with this. */
+  prefix?: string;
+  /** Only keys after this one (lexicographic, as S3 orders them). */
+  startAfter?: string;
+  /** At most this many (1–1000). */
+  limit: number;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+  lastModified: Date;
+}
+
+export interface ListPage {
+  objects: ListedObject[];
+  /** Pass as `startAfter` for the next page; absent on the last page. */
+  next?: string;
+}
+
 export interface ObjectHead {
   key: string;
   size: number;
@@ -89,6 +110,8 @@ export interface StorageDriver {
   head(key: string, options?: { signal?: AbortSignal }): Promise<ObjectHead | null>;
   /** Idempotent: deleting a missing object succeeds. */
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
+  /** Objects in key order, a page at a time (for housekeeping: finding objects no record references). */
+  list(options: ListOptions): Promise<ListPage>;
   copy(sourceKey: string, targetKey: string, options?: { signal?: AbortSignal }): Promise<void>;
   presignGet(key: string, options: PresignGetOptions): Promise<string>;
   presignPut(key: string, options: PresignPutOptions): Promise<string>;

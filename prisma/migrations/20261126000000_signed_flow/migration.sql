@@ -10,3 +10,12 @@ CREATE INDEX "Thumbnail_storageKey_idx" ON "Thumbnail"("storageKey");
 
 -- Finding earlier bytes of the same tenant by their hash.
 CREATE INDEX "File_sha256_idx" ON "File"("sha256");
+
+-- Progress of housekeeping tasks that walk storage a page at a time (the orphan collector's cursor).
+CREATE TABLE "MaintenanceState" (
+    "key" TEXT NOT NULL,
+    "value" JSONB NOT NULL,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "MaintenanceState_pkey" PRIMARY KEY ("key")
+);
