@@ -323,3 +323,72 @@ describe('reprocessing (admin)', () => {
     expect(await app.waitForStatus(id, owner, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', failureReason: null, width: 120, height: 90 });
   });
 });
+
+describe('on-demand previews', () => {
+  let app: TestApp;
+  let token: string;
+  let imageId: string;
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    token = app.token({ sub: 'pia', org: 'previews' });
+    const png = await sharp({ create: { width: 600, height: 400, channels: 3, background: '#3366cc' } }).png().toBuffer();
+    imageId = (await upload(app, token, png, 'poster.png')).id;
+    await app.waitForStatus(imageId, token, ['READY']);
+  });
+  afterAll(() => app?.close());
+
+  const get = (id: string, query: string, headers: Record<string, string> = {}) =>
+    fetch(`${app.url}/files/${id}/preview?${query}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+
+  it('renders a preview once, keeps it as a derived object, and serves the stored bytes after', async () => {
+    const objects = await app.countObjects();
+    const first = await get(imageId, 'w=150');
+    expect(first.status).toBe(200);
+    expect(first.headers.get('content-type')).toBe('image/webp');
+    expect(first.headers.get('x-preview-cache')).toBe('miss');
+    expect(first.headers.get('content-disposition')).toContain('poster-preview.webp');
+    const bytes = Buffer.from(await first.arrayBuffer());
+    expect(await sharp(bytes).metadata()).toMatchObject({ format: 'webp', width: 150, height: 100 });
+    expect(await app.countObjects()).toBeGreaterThan(objects);
+
+    const second = await get(imageId, 'w=150');
+    expect(second.headers.get('x-preview-cache')).toBe('hit');
+    expect(Buffer.from(await second.arrayBuffer()).equals(bytes)).toBe(true);
+    const etag = second.headers.get('etag')!;
+    expect((await get(imageId, 'w=150', { 'if-none-match': etag })).status).toBe(304);
+    // Previews are not thumbnails: the file still lists its three.
+    const file = (await (await fetch(`${app.url}/files/${imageId}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { thumbnails?: unknown[] };
+    if (file.thumbnails) expect(file.thumbnails).toHaveLength(3);
+    expect(await app.db.thumbnail.count({ where: { fileId: imageId, variant: { startsWith: 'thumb-' } } })).toBe(3);
+  });
+
+  it('crops with fit=cover and encodes JPEG or PNG', async () => {
+    const jpeg = await get(imageId, 'w=64&h=64&fit=cover&format=jpeg');
+    expect(jpeg.status).toBe(200);
+    expect(await sharp(Buffer.from(await jpeg.arrayBuffer())).metadata()).toMatchObject({ format: 'jpeg', width: 64, height: 64 });
+    const png = await get(imageId, 'h=40&format=png');
+    expect(await sharp(Buffer.from(await png.arrayBuffer())).metadata()).toMatchObject({ format: 'png', width: 60, height: 40 });
+  });
+
+  it('refuses bad sizes, formats and files with a message', async () => {
+    for (const [query, pattern] of [
+      ['', /w \(width\) or h/],
+      ['w=0', /from 1 to 4096/],
+      ['w=5000', /from 1 to 4096/],
+      ['w=abc', /whole number/],
+      ['w=10&format=gif', /format must be/],
+      ['w=10&fit=fill', /fit must be/],
+    ] as const) {
+      const res = await get(imageId, query);
+      expect({ query, status: res.status }).toEqual({ query, status: 400 });
+      expect(((await res.json()) as { message: string }).message).toMatch(pattern);
+    }
+    const pdf = await upload(app, token, classicPdf(2), 'two.pdf');
+    await app.waitForStatus(pdf.id, token, ['READY']);
+    expect((await get(pdf.id, 'w=100')).status).toBe(415);
+    const stranger = app.token({ sub: 'sam', org: 'elsewhere' });
+    const foreign = await fetch(`${app.url}/files/${imageId}/preview?w=100`, { headers: { authorization: `Bearer ${stranger}` } });
+    expect(foreign.status).toBe(404);
+  });
+});

@@ -7,6 +7,7 @@ import { FileCategoriesService } from './file-categories.service';
 import { FileProcessJob } from './file-process.job';
 import { FilesRepository } from './files.repository';
 import { FileSharesService } from './file-shares.service';
+import { FilePreviewsService } from './file-previews.service';
 import { FileUploadService } from './file-upload.service';
 import { LifecycleSweepJob } from './lifecycle-sweep.job';
 import { MaintenanceRepository } from './maintenance.repository';
@@ -23,7 +24,7 @@ const mediaProcessor = {
 };
 
 @Module({
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FileCategoriesService, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
+  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

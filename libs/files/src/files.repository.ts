@@ -3,6 +3,9 @@ import type { Principal } from '@app/auth';
 import { PRISMA, type Db, type File, type FileAssociation, type FileCategory, type Prisma, type Thumbnail, type Tx } from '@app/database';
 
 export type FileRow = File & { category: FileCategory | null };
+
+/** Variants of the thumbnails made after upload; on-demand previews (`preview-…`) share the table, not the lists. */
+export const THUMBNAIL_PREFIX = 'thumb-';
 export type FileWithRelations = FileRow & { associations: FileAssociation[]; thumbnails: Thumbnail[] };
 
 export interface FileListFilter {
@@ -103,7 +106,7 @@ export class FilesRepository {
     const [rows, total] = await this.db.$transaction([
       this.db.file.findMany({
         where,
-        include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { orderBy: { width: 'asc' } } },
+        include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { where: { variant: { startsWith: THUMBNAIL_PREFIX } }, orderBy: { width: 'asc' } } },
         orderBy: [{ [orderField]: page.direction }, { id: 'asc' }],
         skip: page.offset,
         take: page.limit,
@@ -116,7 +119,7 @@ export class FilesRepository {
   findReadableWithRelations(principal: Principal, id: string): Promise<FileWithRelations | null> {
     return this.db.file.findFirst({
       where: { id, ...readableBy(principal) },
-      include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { orderBy: { width: 'asc' } } },
+      include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { where: { variant: { startsWith: THUMBNAIL_PREFIX } }, orderBy: { width: 'asc' } } },
     });
   }
 
@@ -206,6 +209,14 @@ export class FilesRepository {
 
   addVersion(tx: Tx, data: Prisma.FileVersionUncheckedCreateInput) {
     return tx.fileVersion.create({ data });
+  }
+
+  findDerived(fileId: string, variant: string): Promise<Thumbnail | null> {
+    return this.db.thumbnail.findUnique({ where: { fileId_variant: { fileId, variant } } });
+  }
+
+  countDerived(fileId: string, prefix: string): Promise<number> {
+    return this.db.thumbnail.count({ where: { fileId, variant: { startsWith: prefix } } });
   }
 
   /** Records derived images; the same variant twice is one row (a job that runs again overwrites it). */

@@ -13,3 +13,4 @@ export * from './file-listing';
 export * from './lifecycle-sweep.job';
 export * from './lifecycle-schedule';
 export * from './file-shares.service';
+export * from './file-previews.service';

@@ -1,9 +1,11 @@
-import { Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req } from '@nestjs/common';
-import type { Request } from 'express';
+import { Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import type { Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
 import { CurrentPrincipal, type Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { Errors } from '@app/errors';
-import { FilesService, FileUploadService } from '@app/files';
+import { contentDisposition, FilePreviewsService, FilesService, FileUploadService, type PreviewRequest } from '@app/files';
 import { readSingleFile } from '../http/multipart';
 import { toFileView, type FileView } from './file.view';
 
@@ -16,6 +18,7 @@ export class FilesController {
   constructor(
     private readonly files: FilesService,
     private readonly uploads: FileUploadService,
+    private readonly previews: FilePreviewsService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -51,6 +54,36 @@ export class FilesController {
     return toFileView(await this.uploads.reprocess(principal, id));
   }
 
+  /**
+   * An image preview fitted to `w`×`h` (either may be left out), as `format` (webp, jpeg, png), `fit` inside or
+   * cover. Rendered on first request and kept as a derived object; later requests stream the stored bytes.
+   */
+  @Get(':id/preview')
+  async preview(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Query() query: Record<string, unknown>,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
+    const preview = await this.previews.preview(principal, id, parsePreviewQuery(query));
+    res.setHeader('ETag', preview.etag);
+    res.setHeader('Cache-Control', 'private, max-age=3600');
+    res.setHeader('X-Content-Type-Options', 'nosniff');
+    if (req.headers['if-none-match'] === preview.etag) {
+      if (!Buffer.isBuffer(preview.body)) (preview.body as Readable).destroy();
+      res.status(304).end();
+      return;
+    }
+    const extension = preview.mime.split('/')[1];
+    res.setHeader('Content-Type', preview.mime);
+    res.setHeader('Content-Length', String(preview.size));
+    res.setHeader('Content-Disposition', contentDisposition(`${preview.file.originalFilename.replace(/\.[^.]*$/, '')}-preview.${extension}`, 'inline'));
+    res.setHeader('X-Preview-Cache', preview.cached ? 'hit' : 'miss');
+    res.status(200);
+    await pipeline(Buffer.isBuffer(preview.body) ? Readable.from([preview.body]) : (preview.body as Readable), res);
+  }
+
   @Get(':id/download-url')
   async downloadUrl(
     @CurrentPrincipal() principal: Principal,
@@ -63,6 +96,22 @@ export class FilesController {
     const signed = await this.files.downloadUrl(principal, id, disposition);
     return { url: signed.url, expiresAt: signed.expiresAt.toISOString() };
   }
+}
+
+function parsePreviewQuery(query: Record<string, unknown>): PreviewRequest {
+  const one = (name: string): string | undefined => {
+    const value = query[name];
+    if (value === undefined || value === '') return undefined;
+    if (typeof value !== 'string') throw Errors.badRequest(`${name} must be given once`, { field: name });
+    return value;
+  };
+  const int = (name: string): number | undefined => {
+    const value = one(name);
+    if (value === undefined) return undefined;
+    if (!/^\d{1,5}$/.test(value)) throw Errors.badRequest(`${name} must be a whole number of pixels`, { field: name });
+    return Number(value);
+  };
+  return { width: int('w'), height: int('h'), format: one('format') as PreviewRequest['format'], fit: one('fit') as PreviewRequest['fit'] };
 }
 
 function parseVisibility(value: string | undefined): 'PRIVATE' | 'PUBLIC' | undefined {
