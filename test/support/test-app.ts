@@ -35,6 +35,8 @@ export interface TestApp {
   token(claims: { sub: string; org?: string; role?: Role }, expiresInSeconds?: number): string;
   /** How many objects storage holds (to prove nothing was left behind). */
   countObjects(): Promise<number>;
+  /** Where the process running the jobs serves its metrics: the API (embedded) or the worker (full). */
+  jobMetricsUrl: string;
   /** Full profile: the separate worker process, to kill and start again in fault tests. */
   worker: { kill(signal: NodeJS.Signals): Promise<void>; start(): void; readonly running: boolean };
   /** Polls the file until it reaches one of the statuses; fails after the timeout. */
@@ -119,6 +121,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     }
     const sharedBucket = options.storageFrom?.storage.driver === 's3' ? options.storageFrom.storage.bucket : undefined;
     Object.assign(base, {
+      WORKER_METRICS_PORT: String(await freePort()),
       DATABASE_URL: databaseUrl,
       REDIS_URL: requireEnv('REDIS_URL'),
       QUEUE_PREFIX: `e2e-${randomBytes(4).toString('hex')}`,
@@ -154,6 +157,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
     db,
     get: <T>(token: unknown) => app.get<T>(token as never),
     token: (claims, expiresInSeconds) => tokens.sign(claims, expiresInSeconds),
+    jobMetricsUrl: PROFILE === 'full' ? `http://127.0.0.1:${config.metrics.workerPort}/metrics` : `${url}/metrics`,
     worker: {
       async kill(signal) {
         if (!worker || worker.exitCode !== null || worker.signalCode !== null) return;

@@ -9,6 +9,7 @@ import { JobRegistry, OutboxRelay, QUEUE_DRIVER, type QueueDriver } from '@app/q
 import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { useStorageSafeBodyParsers } from '@app/storage';
 import { scheduleLifecycleJobs } from '@app/files';
+import { MetricsService } from '@app/metrics';
 import { AppModule } from './app.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -32,6 +33,17 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
     const reqId = typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID();
     res.setHeader('X-Request-Id', reqId);
     logContext.run({ reqId }, next);
+  });
+  // Request counts and durations by route pattern (never the raw URL, so ids don't explode the label set).
+  const metrics = app.get(MetricsService);
+  app.use((req: Request, res: Response, next: NextFunction) => {
+    const started = process.hrtime.bigint();
+    res.once('finish', () => {
+      const route = (req.route as { path?: string } | undefined)?.path;
+      const pattern = route ? `${req.baseUrl}${route}` : 'unmatched';
+      metrics.recordHttp(req.method, pattern, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+    });
+    next();
   });
   app.use(
     pinoHttp({

@@ -16,6 +16,8 @@ import { FilesResolver } from './graphql/files.resolver';
 import { JsonObjectScalar } from './graphql/json.scalar';
 import { formatGraphqlError } from './graphql/graphql-errors';
 import { HealthController } from './health/health.controller';
+import { MetricsController } from './health/metrics.controller';
+import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
 import { HttpErrorFilter } from './http/http-error.filter';
@@ -35,6 +37,7 @@ export class AppModule {
         AuthModule,
         QueueModule.forRoot({ imports: [FilesModule], handlers: FILE_JOB_HANDLERS }),
         FilesModule,
+        MetricsModule,
         ChainsiteModule,
         SignedFlowModule,
         FaciliooModule,
@@ -52,7 +55,7 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, FilesController, PublicFilesController],
+      controllers: [HealthController, MetricsController, FilesController, PublicFilesController],
       providers: [
         FilesResolver,
         JsonObjectScalar,

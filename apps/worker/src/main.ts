@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { ConfigError, loadConfig, type AppConfig } from '@app/config';
 import { scheduleLifecycleJobs } from '@app/files';
 import { createRootLogger, PinoNestLogger } from '@app/logging';
+import { MetricsServerCloser, MetricsService, serveMetrics } from '@app/metrics';
 import { JobRegistry, OutboxRelay, QUEUE_DRIVER, type QueueDriver } from '@app/queue';
 import { WorkerModule } from './worker.module';
 
@@ -32,6 +33,16 @@ async function main(): Promise<void> {
   await driver.startWorkers(app.get(JobRegistry));
   await scheduleLifecycleJobs(driver, config);
   app.get(OutboxRelay).start();
+  if (config.metrics.workerPort > 0) {
+    // Metrics are worth having, not worth failing over: a taken port is logged and the worker carries on.
+    await serveMetrics(app.get(MetricsService), config.metrics.workerPort, config.http.host).then(
+      (server) => {
+        app.get(MetricsServerCloser).server = server;
+        new Logger('Worker').log(`Metrics on http://${config.http.host}:${config.metrics.workerPort}/metrics`);
+      },
+      (error: unknown) => new Logger('Worker').warn(`Metrics server not started on port ${config.metrics.workerPort}: ${String(error)}`),
+    );
+  }
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => setTimeout(() => process.exit(1), config.shutdownTimeoutMs + 5000).unref());
   }

@@ -2,6 +2,7 @@ import { Module, type DynamicModule } from '@nestjs/common';
 import { ConfigModule, type AppConfig } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { FILE_JOB_HANDLERS, FilesModule } from '@app/files';
+import { MetricsModule } from '@app/metrics';
 import { QueueModule } from '@app/queue';
 import { StorageModule } from '@app/storage';
 
@@ -17,6 +18,7 @@ export class WorkerModule {
         StorageModule,
         QueueModule.forRoot({ imports: [FilesModule], handlers: FILE_JOB_HANDLERS }),
         FilesModule,
+        MetricsModule,
       ],
     };
   }

@@ -68,6 +68,10 @@ export const configSchema = z
     STORAGE_SIGNING_SECRET: z.string().min(16).optional(),
     // Shared secret of the bucket-notification webhook (MinIO sends it as `Authorization: Bearer <token>`).
     STORAGE_EVENTS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // GET /metrics: open (for a scraper on the internal network) unless this token is set, then `Authorization: Bearer <token>`.
+    METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
+    // The worker process serves its own GET /metrics here (0: not at all).
+    WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     OUTBOX_POLL_MS: positiveInt.default(1000),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
@@ -123,6 +127,7 @@ export interface AppConfig {
   /** Unset: the storage-events endpoint is off. */
   storageEvents: { token?: string };
   uploads: { maxBytes: number; signedUrlTtlSeconds: number };
+  metrics: { token?: string; workerPort: number };
   logLevel: RawConfig['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;

@@ -2,7 +2,7 @@ import { Logger } from '@nestjs/common';
 import { Queue, Worker, type Job } from 'bullmq';
 import Redis from 'ioredis';
 import { RETRY_POLICY, type JobName, type JobPayloads, type JobRegistry, type QueuedJob } from './job-registry';
-import type { QueueDriver } from './queue.driver';
+import type { QueueCounts, QueueDriver } from './queue.driver';
 
 const QUEUE_NAME = 'jobs';
 const ENQUEUE_TIMEOUT_MS = 3000;
@@ -64,8 +64,7 @@ export class BullMqQueueDriver implements QueueDriver {
     this.worker = new Worker(
       QUEUE_NAME,
       async (job: Job, _token?: string, signal?: AbortSignal) => {
-        const handler = registry.get(job.name as JobName);
-        const outcome = await handler.handle(job.data as JobPayloads[JobName] as never, {
+        const outcome = await registry.run(job.name as JobName, job.data as JobPayloads[JobName] as never, {
           jobId: job.id ?? '',
           attempt: job.attemptsMade + 1,
           signal: signal ?? new AbortController().signal,
@@ -104,6 +103,17 @@ export class BullMqQueueDriver implements QueueDriver {
 
   onSettled(): void {
     // Durable: the relay marks outbox rows sent as soon as BullMQ has them.
+  }
+
+  async counts(): Promise<QueueCounts> {
+    const counts = await this.queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    return {
+      waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0),
+      active: counts.active ?? 0,
+      delayed: counts.delayed ?? 0,
+      failed: counts.failed ?? 0,
+      completed: counts.completed ?? 0,
+    };
   }
 
   async checkHealth(): Promise<void> {

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { RETRY_POLICY, retryDelayMs, type JobName, type JobPayloads, type JobRegistry, type QueuedJob } from './job-registry';
-import type { QueueDriver } from './queue.driver';
+import type { QueueCounts, QueueDriver } from './queue.driver';
 
 interface Pending {
   job: QueuedJob;
@@ -55,6 +55,10 @@ export class InProcessQueueDriver implements QueueDriver {
     if (this.closed) throw new Error('Queue is closed');
   }
 
+  async counts(): Promise<QueueCounts> {
+    return { waiting: this.waiting.length, active: this.running, delayed: this.timers.size };
+  }
+
   /** Resolves when nothing is waiting, scheduled for retry or running. */
   whenIdle(): Promise<void> {
     if (this.isIdle()) return Promise.resolve();
@@ -100,7 +104,7 @@ export class InProcessQueueDriver implements QueueDriver {
   private async run({ job, attempt }: Pending): Promise<void> {
     const handler = this.registry!.get(job.name);
     try {
-      const outcome = await handler.handle(job.payload as never, { jobId: job.id, attempt, signal: this.abort.signal });
+      const outcome = await this.registry!.run(job.name, job.payload as never, { jobId: job.id, attempt, signal: this.abort.signal });
       this.logger.log(`${job.name} ${job.id} ${outcome.status}${outcome.detail ? `: ${outcome.detail}` : ''}`);
       this.settle(job.id);
     } catch (error) {

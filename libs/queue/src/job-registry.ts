@@ -41,8 +41,15 @@ export interface QueuedJob<N extends JobName = JobName> {
 
 export const JOB_HANDLERS = Symbol('JOB_HANDLERS');
 
+/** What a run of a job came to: the handler's outcome, or `error` when it threw (retried, or exhausted). */
+export type JobRunResult = JobOutcome['status'] | 'error';
+
+/** Told about every job run, wherever jobs run (metrics). */
+export type JobObserver = (run: { name: JobName; result: JobRunResult; seconds: number }) => void;
+
 export class JobRegistry {
   private readonly handlers = new Map<JobName, JobHandler>();
+  private readonly observers: JobObserver[] = [];
 
   /** Start-up fails when a job has no handler or two. */
   constructor(handlers: JobHandler[]) {
@@ -52,6 +59,27 @@ export class JobRegistry {
     }
     const missing = JOB_NAMES.filter((name) => !this.handlers.has(name));
     if (missing.length) throw new Error(`Jobs without a handler: ${missing.join(', ')}`);
+  }
+
+  observe(observer: JobObserver): void {
+    this.observers.push(observer);
+  }
+
+  /** Runs a job's handler, timing it for the observers. Both queue drivers run jobs through here. */
+  async run<N extends JobName>(name: N, payload: JobPayloads[N], context: JobContext): Promise<JobOutcome> {
+    const started = process.hrtime.bigint();
+    const report = (result: JobRunResult) => {
+      const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+      for (const observer of this.observers) observer({ name, result, seconds });
+    };
+    try {
+      const outcome = await this.get(name).handle(payload, context);
+      report(outcome.status);
+      return outcome;
+    } catch (error) {
+      report('error');
+      throw error;
+    }
   }
 
   get<N extends JobName>(name: N): JobHandler<N> {

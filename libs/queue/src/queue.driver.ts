@@ -23,8 +23,20 @@ export interface QueueDriver {
   /** Called by a non-durable driver once a job has finished for good (succeeded or exhausted). */
   onSettled(listener: (jobId: string) => void): void;
   checkHealth(): Promise<void>;
+  /** Jobs by state, for metrics (BullMQ: the whole queue, across workers; in-process: this process). */
+  counts(): Promise<QueueCounts>;
   /** Stops taking jobs; lets running jobs finish (or returns them to the queue) within the timeout. */
   close(timeoutMs: number): Promise<void>;
+}
+
+export interface QueueCounts {
+  waiting: number;
+  active: number;
+  /** Waiting for a retry's backoff (or a schedule). */
+  delayed: number;
+  /** BullMQ only: kept failed and completed jobs. */
+  failed?: number;
+  completed?: number;
 }
 
 export const QUEUE_DRIVER = Symbol('QUEUE_DRIVER');
