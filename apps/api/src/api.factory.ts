@@ -10,6 +10,7 @@ import graphqlUploadExpress from 'graphql-upload/graphqlUploadExpress.mjs';
 import { useStorageSafeBodyParsers } from '@app/storage';
 import { scheduleLifecycleJobs } from '@app/files';
 import { MetricsService } from '@app/metrics';
+import { mountQueueBoard } from './admin/queue-board';
 import { AppModule } from './app.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -58,6 +59,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   // GraphQL multipart requests: one file per request, streamed through a temp file, never held in memory.
   app.use('/graphql', graphqlUploadExpress({ maxFileSize: config.uploads.maxBytes, maxFiles: 1 }));
   app.enableShutdownHooks();
+  mountQueueBoard(app);
   await app.init();
   const driver = app.get<QueueDriver>(QUEUE_DRIVER);
   // The API only enqueues, except in the embedded profile where jobs run in this process.

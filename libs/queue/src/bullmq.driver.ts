@@ -36,6 +36,11 @@ export class BullMqQueueDriver implements QueueDriver {
     this.queue.on('error', () => undefined);
   }
 
+  /** The BullMQ queue itself, for the admin dashboard. */
+  get bullQueue(): Queue {
+    return this.queue;
+  }
+
   async enqueue(job: QueuedJob): Promise<void> {
     // BullMQ waits for a connection before adding; bound that wait so the relay can record the failure and retry.
     let timer: NodeJS.Timeout | undefined;
