@@ -62,6 +62,13 @@ function writableBy(principal: Principal): Prisma.FileWhereInput {
   return { deletedAt: null, OR: or };
 }
 
+// Smallest first; a small image's larger boxes come out the same width, so ties go by the box they were made for.
+function withOrderedThumbnails<T extends { thumbnails: Thumbnail[] }>(row: T): T {
+  const box = (variant: string) => Number(/(\d+)/.exec(variant)?.[1] ?? 0);
+  row.thumbnails.sort((a, b) => a.width - b.width || a.height - b.height || box(a.variant) - box(b.variant));
+  return row;
+}
+
 /** Only queries; no product rules. Every read is scoped by a principal or a tenant id. */
 @Injectable()
 export class FilesRepository {
@@ -113,14 +120,15 @@ export class FilesRepository {
       }),
       this.db.file.count({ where }),
     ]);
-    return { rows, total };
+    return { rows: rows.map(withOrderedThumbnails), total };
   }
 
-  findReadableWithRelations(principal: Principal, id: string): Promise<FileWithRelations | null> {
-    return this.db.file.findFirst({
+  async findReadableWithRelations(principal: Principal, id: string): Promise<FileWithRelations | null> {
+    const row = await this.db.file.findFirst({
       where: { id, ...readableBy(principal) },
       include: { category: true, associations: { orderBy: { createdAt: 'asc' } }, thumbnails: { where: { variant: { startsWith: THUMBNAIL_PREFIX } }, orderBy: { width: 'asc' } } },
     });
+    return row && withOrderedThumbnails(row);
   }
 
   /**
