@@ -55,7 +55,8 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
       serializers: { req: (req: { method: string; url: string }) => ({ method: req.method, url: req.url.split('?')[0] }) },
     }),
   );
-  useStorageSafeBodyParsers(app);
+  // Upload targets take the bytes as they come, whatever Content-Type the client declares.
+  useStorageSafeBodyParsers(app, { rawPaths: ['/v1/files/upload-target/'] });
   // GraphQL multipart requests: one file per request, streamed through a temp file, never held in memory.
   app.use('/graphql', graphqlUploadExpress({ maxFileSize: config.uploads.maxBytes, maxFiles: 1 }));
   app.enableShutdownHooks();

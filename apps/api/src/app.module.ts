@@ -20,6 +20,7 @@ import { MetricsController } from './health/metrics.controller';
 import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
+import { EpilotModule } from './epilot/epilot.module';
 import { HttpErrorFilter } from './http/http-error.filter';
 
 // Signed storage URLs carry their own credential (the signature), not a bearer token.
@@ -40,6 +41,7 @@ export class AppModule {
         MetricsModule,
         ChainsiteModule,
         SignedFlowModule,
+        EpilotModule,
         FaciliooModule,
         GraphQLModule.forRoot<ApolloDriverConfig>({
           driver: ApolloDriver,

@@ -26,6 +26,18 @@ function requestOf(context: ExecutionContext): AuthedRequest {
   return context.switchToHttp().getRequest<AuthedRequest>();
 }
 
+/**
+ * The `token` cookie a browser session carries (epilot's getSession sets it: HttpOnly, SameSite=Strict, so other
+ * sites cannot make the browser send it). A bearer header, when present, always wins.
+ */
+function sessionToken(req: Request): string | undefined {
+  for (const part of (req.headers.cookie ?? '').split(';')) {
+    const [name, ...value] = part.trim().split('=');
+    if (name === 'token' && value.length) return decodeURIComponent(value.join('='));
+  }
+  return undefined;
+}
+
 /** One guard for REST and GraphQL: every route needs a valid bearer token unless marked @Public(). */
 @Injectable()
 export class AuthGuard implements CanActivate {
@@ -40,8 +52,9 @@ export class AuthGuard implements CanActivate {
     const req = requestOf(context);
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
-    if (!match) throw Errors.unauthenticated('Missing bearer token: send Authorization: Bearer <JWT>');
-    req.principal = await this.tokens.verify(match[1]);
+    const token = match?.[1] ?? sessionToken(req);
+    if (!token) throw Errors.unauthenticated('Missing bearer token: send Authorization: Bearer <JWT>');
+    req.principal = await this.tokens.verify(token);
     const serverSide = this.reflector.getAllAndOverride<boolean>(SERVER_SIDE_KEY, [context.getHandler(), context.getClass()]);
     if (serverSide && !isPrivileged(req.principal)) {
       throw Errors.forbidden(`${operationName(context)} is server-side only: it needs a service or admin token`);

@@ -63,6 +63,17 @@ export const configSchema = z
     RATE_LIMIT_PER_USER: z.coerce.number().int().min(0).default(300),
     RATE_LIMIT_PER_CLIENT: z.coerce.number().int().min(0).default(3000),
     RATE_LIMIT_PER_IP: z.coerce.number().int().min(0).default(600),
+    // epilot surface: temporary uploads not saved within this long are removed (seed: one week).
+    TEMP_UPLOAD_TTL_SECONDS: positiveInt.max(365 * 24 * 3600).default(7 * 24 * 3600),
+    // Imports from a source_url: hosts or CIDR ranges allowed although private/loopback (tests, intranets), and limits.
+    SOURCE_URL_ALLOW_HOSTS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
+    SOURCE_URL_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
+    // Uploads without credentials (epilot uploadFilePublic): largest file, and requests per IP per rate-limit window.
+    PUBLIC_UPLOAD_MAX_BYTES: positiveInt.default(10 * 1024 * 1024),
+    PUBLIC_UPLOAD_PER_IP: z.coerce.number().int().min(0).default(20),
     MAX_UPLOAD_BYTES: positiveInt.default(104_857_600),
     SIGNED_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(300),
     STORAGE_SIGNING_SECRET: z.string().min(16).optional(),
@@ -124,6 +135,8 @@ export interface AppConfig {
   auth: { jwtSecret: string; usingDevelopmentSecret: boolean; jwksUrl?: string };
   fileClients: FileClientsConfig;
   rateLimit: RateLimitConfig;
+  epilot: { tempUploadTtlSeconds: number; publicUploadMaxBytes: number; publicUploadPerIp: number; customUrlSecret: string };
+  sourceUrl: { allowList: string[]; timeoutMs: number };
   /** Unset: the storage-events endpoint is off. */
   storageEvents: { token?: string };
   uploads: { maxBytes: number; signedUrlTtlSeconds: number };

@@ -54,6 +54,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       secretsKey: raw.FILE_CLIENT_SECRETS_KEY ?? `file-clients:${jwtSecret}`,
       rotationGraceSeconds: raw.FILE_CLIENT_ROTATION_GRACE_SECONDS,
     },
+    epilot: {
+      tempUploadTtlSeconds: raw.TEMP_UPLOAD_TTL_SECONDS,
+      publicUploadMaxBytes: raw.PUBLIC_UPLOAD_MAX_BYTES,
+      publicUploadPerIp: raw.PUBLIC_UPLOAD_PER_IP,
+      customUrlSecret: `custom-download-urls:${jwtSecret}`,
+    },
+    sourceUrl: { allowList: raw.SOURCE_URL_ALLOW_HOSTS, timeoutMs: raw.SOURCE_URL_TIMEOUT_MS },
     rateLimit: {
       windowSeconds: raw.RATE_LIMIT_WINDOW_SECONDS,
       perUser: raw.RATE_LIMIT_PER_USER,

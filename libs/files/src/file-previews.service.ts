@@ -42,21 +42,32 @@ export class FilePreviewsService {
   ) {}
 
   async preview(principal: Principal, id: string, request: PreviewRequest): Promise<RenderedPreview> {
-    const options = normalise(request);
     const file = await this.files.findReadable(principal, id);
     if (!file) throw Errors.notFound('File', id);
+    return this.render(file, file.storageKey, request);
+  }
+
+  /**
+   * A preview of `sourceKey` (the file's current bytes or one of its versions' objects) for a file the caller has
+   * already been authorised for (a public file, a key the caller may read).
+   */
+  async render(file: FileRow, sourceKey: string, request: PreviewRequest, sourceMime = file.sniffedMime): Promise<RenderedPreview> {
+    const options = normalise(request);
+    const id = file.id;
     if (file.status !== 'READY') throw new AppError('CONFLICT', `File ${id} is ${file.status}; previews are made once it is READY`);
-    if (!MediaProcessor.isImage(file.sniffedMime)) {
-      throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Files of type ${file.sniffedMime ?? 'unknown'} have no image preview`);
+    if (!MediaProcessor.isImage(sourceMime)) {
+      throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Files of type ${sourceMime ?? 'unknown'} have no image preview`);
     }
-    const variant = `${PREVIEW_PREFIX}${options.width ?? 'auto'}x${options.height ?? 'auto'}-${options.fit}.${options.format}`;
-    const etag = `"${createHash('sha256').update(`${file.storageKey}\0${variant}`).digest('base64url').slice(0, 27)}"`;
+    // The source's key is part of the variant: each version of a file has previews of its own.
+    const source = createHash('sha256').update(sourceKey).digest('hex').slice(0, 12);
+    const variant = `${PREVIEW_PREFIX}${options.width ?? 'auto'}x${options.height ?? 'auto'}-${options.fit}-${source}.${options.format}`;
+    const etag = `"${createHash('sha256').update(`${sourceKey}\0${variant}`).digest('base64url').slice(0, 27)}"`;
     const stored = await this.files.findDerived(file.id, variant);
     if (stored) {
       const object = await this.storage.get(stored.storageKey).catch(() => null);
       if (object) return { file, body: object.body, size: object.contentLength, mime: stored.mime, etag, cached: true };
     }
-    const { body } = await this.storage.get(file.storageKey);
+    const { body } = await this.storage.get(sourceKey);
     let rendered;
     try {
       rendered = await this.media.preview(await readMediaInput(body), options);
@@ -69,7 +80,7 @@ export class FilePreviewsService {
     }
     const cache = (await this.files.countDerived(file.id, PREVIEW_PREFIX)) < MAX_CACHED_PREVIEWS;
     if (cache) {
-      const storageKey = StorageLocator.derivedKey(file.storageKey, variant);
+      const storageKey = StorageLocator.derivedKey(sourceKey, variant);
       await this.storage.put(storageKey, rendered.data, { contentType: rendered.mime });
       await this.files.transaction((tx) =>
         this.files.saveThumbnails(tx, file.id, [

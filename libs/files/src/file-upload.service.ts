@@ -56,6 +56,11 @@ export interface UploadIntentInput {
   categoryKey?: string;
   visibility?: 'PRIVATE' | 'PUBLIC';
   externalId?: string;
+  /** Removed by the lifecycle sweep after this unless made permanent. */
+  temporaryUntil?: Date;
+  /** Invisible to every read until a member of the organization saves it (uploads without credentials). */
+  quarantined?: boolean;
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -225,9 +230,69 @@ export class FileUploadService {
         visibility: input.visibility ?? category.defaultVisibility,
         categoryId: category.id,
         externalId: input.externalId,
+        temporaryUntil: input.temporaryUntil,
+        quarantined: input.quarantined ?? false,
+        metadata: (input.metadata ?? {}) as object,
       });
     });
-    return { file: await this.mustRead(principal, id), category };
+    // A quarantined record is invisible to reads by design; the caller gets it from the tenant-scoped lookup.
+    const file = input.quarantined ? await this.files.findForTenant(tenantIdOfPrincipal(principal), id) : await this.mustRead(principal, id);
+    return { file: file!, category };
+  }
+
+  /**
+   * Bytes for a record still UPLOADING, streamed through the API to the record's key (the epilot upload target,
+   * imports from a source_url): measured, hashed and sniffed on the way, then the record moves on with its job in
+   * one transaction. A second delivery for the same record is refused; on failure the object is removed.
+   */
+  async receive(file: FileRow, stream: Readable, options: { maxBytes?: number; contentType?: string; signal?: AbortSignal } = {}): Promise<FileRow> {
+    if (file.status !== 'UPLOADING') {
+      stream.resume();
+      throw new AppError('ILLEGAL_TRANSITION', `File ${file.id} is ${file.status}; it takes no more bytes`);
+    }
+    const limit = Math.min(options.maxBytes ?? Infinity, file.category ? this.maxBytesFor(file.category) : this.config.uploads.maxBytes);
+    const meter = new UploadMeter(limit);
+    const body = new PassThrough();
+    let stored = false;
+    try {
+      await Promise.all([
+        pipeline(stream, meter, body, ...(options.signal ? [{ signal: options.signal }] : [])),
+        this.storage.put(file.storageKey, body, { contentType: options.contentType ?? file.declaredMime ?? undefined, signal: options.signal }).then(() => {
+          stored = true;
+        }),
+      ]);
+    } catch (error) {
+      await this.discard(file.storageKey, stored);
+      throw error;
+    }
+    const { size, sha256, head } = meter.digest();
+    const sniffedMime = await sniffMime(head);
+    const tenantId = tenantIdOf(file);
+    const moved = await this.files.transaction(async (tx) => {
+      const ok = await this.files.updateIfStatus(tx, tenantId, file.id, 'UPLOADING', {
+        status: nextStatus('UPLOADING', 'uploaded'),
+        size,
+        sha256,
+        sniffedMime,
+        uploadedAt: new Date(),
+      });
+      if (!ok) return false;
+      await this.files.addVersion(tx, {
+        fileId: file.id,
+        version: 1,
+        storageKey: file.storageKey,
+        originalFilename: file.originalFilename,
+        mime: sniffedMime ?? file.declaredMime,
+        size,
+        sha256,
+        createdBy: file.ownerId,
+      });
+      await addOutboxJob(tx, 'file.process', { fileId: file.id, tenantId });
+      return true;
+    });
+    if (!moved) throw new AppError('CONFLICT', `File ${file.id} received its bytes twice at once; the first delivery was kept`);
+    this.relay.kick();
+    return (await this.files.findForTenant(tenantId, file.id))!;
   }
 
   /** A browser-style POST whose policy pins the key, the content type and the category's size range. */

@@ -5,6 +5,7 @@ import { DeleteObjectJob } from './delete-object.job';
 import { FileCategoriesRepository } from './file-categories.repository';
 import { FileCategoriesService } from './file-categories.service';
 import { FileProcessJob } from './file-process.job';
+import { ImportUrlJob } from './import-url.job';
 import { FilesRepository } from './files.repository';
 import { FileSharesService } from './file-shares.service';
 import { FilePreviewsService } from './file-previews.service';
@@ -13,7 +14,7 @@ import { LifecycleSweepJob } from './lifecycle-sweep.job';
 import { MaintenanceRepository } from './maintenance.repository';
 import { FilesService } from './files.service';
 
-export const FILE_JOB_HANDLERS = [FileProcessJob, DeleteObjectJob, LifecycleSweepJob];
+export const FILE_JOB_HANDLERS = [FileProcessJob, ImportUrlJob, DeleteObjectJob, LifecycleSweepJob];
 
 // The media port, sized from the configuration.
 const mediaProcessor = {

@@ -34,7 +34,7 @@ export function tenantIdOfPrincipal(principal: Principal): string {
   return principal.orgId ?? `user:${principal.userId}`;
 }
 
-function whereTenant(tenantId: string): Prisma.FileWhereInput {
+export function whereTenant(tenantId: string): Prisma.FileWhereInput {
   return tenantId.startsWith('user:')
     ? { ownerId: tenantId.slice('user:'.length), organizationId: null }
     : { organizationId: tenantId };
@@ -42,24 +42,31 @@ function whereTenant(tenantId: string): Prisma.FileWhereInput {
 
 // Who may read: the owner within the same tenant, anyone in the file's organization, explicit grants
 // (CONTRACT section 2). A token of another organization matches none of these, so the file is "not found".
-function readableBy(principal: Principal): Prisma.FileWhereInput {
+export function readableBy(principal: Principal): Prisma.FileWhereInput {
   const or: Prisma.FileWhereInput[] = [
     { ownerId: principal.userId, organizationId: principal.orgId },
     { grants: { some: { principalType: 'user', principalId: principal.userId } } },
   ];
-  if (principal.orgId) or.push({ organizationId: principal.orgId });
-  return { deletedAt: null, OR: or };
+  if (principal.orgId) {
+    or.push({ organizationId: principal.orgId });
+    or.push({ grants: { some: { principalType: 'org', principalId: principal.orgId } } });
+  }
+  return { deletedAt: null, quarantined: false, OR: or };
+}
+
+// Grants (epilot `_acl`) name a user (`user:<id>`) or a whole organization (`org:<id>`).
+function granted(principal: Principal, permission: 'WRITE' | 'DELETE'): Prisma.FileWhereInput[] {
+  const grants: Prisma.FileWhereInput[] = [{ grants: { some: { principalType: 'user', principalId: principal.userId, permission } } }];
+  if (principal.orgId) grants.push({ grants: { some: { principalType: 'org', principalId: principal.orgId, permission } } });
+  return grants;
 }
 
 // Who may write: the owner within the same tenant, a service/admin token of the file's organization,
 // explicit WRITE grants.
-function writableBy(principal: Principal): Prisma.FileWhereInput {
-  const or: Prisma.FileWhereInput[] = [
-    { ownerId: principal.userId, organizationId: principal.orgId },
-    { grants: { some: { principalType: 'user', principalId: principal.userId, permission: 'WRITE' } } },
-  ];
+export function writableBy(principal: Principal, permission: 'WRITE' | 'DELETE' = 'WRITE'): Prisma.FileWhereInput {
+  const or: Prisma.FileWhereInput[] = [{ ownerId: principal.userId, organizationId: principal.orgId }, ...granted(principal, permission)];
   if (principal.orgId && principal.role !== 'user') or.push({ organizationId: principal.orgId });
-  return { deletedAt: null, OR: or };
+  return { deletedAt: null, quarantined: false, OR: or };
 }
 
 // Smallest first; a small image's larger boxes come out the same width, so ties go by the box they were made for.
@@ -89,6 +96,11 @@ export class FilesRepository {
 
   findWritable(principal: Principal, id: string): Promise<FileRow | null> {
     return this.db.file.findFirst({ where: { id, ...writableBy(principal) }, include: { category: true } });
+  }
+
+  /** Who may delete: like write, with `delete` grants instead of `edit` ones. */
+  findDeletable(principal: Principal, id: string): Promise<FileRow | null> {
+    return this.db.file.findFirst({ where: { id, ...writableBy(principal, 'DELETE') }, include: { category: true } });
   }
 
   /** One page of readable files with their associations and thumbnails: three queries, whatever the page size. */

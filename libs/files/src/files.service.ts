@@ -5,6 +5,7 @@ import type { FileAssociation } from '@app/database';
 import { AppError, Errors } from '@app/errors';
 import { STORAGE_DRIVER, type GetResult, type StorageDriver } from '@app/storage';
 import { contentDisposition, isActiveContent } from './content-type';
+import { MaintenanceRepository } from './maintenance.repository';
 import {
   FilesRepository,
   type FileListFilter,
@@ -25,6 +26,7 @@ export class FilesService {
     private readonly files: FilesRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly maintenance: MaintenanceRepository,
   ) {}
 
   async get(principal: Principal, id: string): Promise<FileRow> {
@@ -106,6 +108,24 @@ export class FilesService {
   async softDelete(principal: Principal, id: string): Promise<FileRow> {
     const file = await this.mustWrite(principal, id);
     return this.files.update(file.id, { deletedAt: new Date() });
+  }
+
+  /**
+   * Deletes a file for good, now: it leaves every read at once, then the bytes of every version and derived image
+   * that no other record shares are removed, then the record. Needs delete access (`delete` grants count).
+   */
+  async purge(principal: Principal, id: string): Promise<void> {
+    const file = await this.files.findDeletable(principal, id);
+    if (!file) {
+      if (await this.files.findReadable(principal, id)) throw Errors.forbidden(`You may not delete file ${id}`);
+      throw Errors.notFound('File', id);
+    }
+    await this.files.update(file.id, { deletedAt: new Date() });
+    const [candidate] = (await this.maintenance.purgeable(new Date(Date.now() + 1000), 1, file.id)) ?? [];
+    if (!candidate) return;
+    const shared = await this.maintenance.keysStillReferenced(file.id, candidate.keys);
+    for (const key of candidate.keys) if (!shared.has(key)) await this.storage.delete(key);
+    await this.maintenance.deleteFile(file.id);
   }
 
   /** The bytes of a public file, for the static URL. Private (or made private again) answers not found. */

@@ -14,3 +14,5 @@ export * from './lifecycle-sweep.job';
 export * from './lifecycle-schedule';
 export * from './file-shares.service';
 export * from './file-previews.service';
+export * from './import-url.job';
+export { checkSourceUrl, SourceUrlError } from './source-url/safe-fetch';

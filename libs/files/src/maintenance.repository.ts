@@ -45,9 +45,9 @@ export class MaintenanceRepository {
   }
 
   /** Soft-deleted files past the retention, with every key their bytes live under. */
-  async purgeable(deletedBefore: Date, limit: number): Promise<PurgeCandidate[]> {
+  async purgeable(deletedBefore: Date, limit: number, onlyId?: string): Promise<PurgeCandidate[]> {
     const rows = await this.db.file.findMany({
-      where: { deletedAt: { lt: deletedBefore } },
+      where: { deletedAt: { lt: deletedBefore }, ...(onlyId ? { id: onlyId } : {}) },
       select: { id: true, storageKey: true, versions: { select: { storageKey: true } }, thumbnails: { select: { storageKey: true } } },
       take: limit,
     });

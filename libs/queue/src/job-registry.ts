@@ -5,6 +5,8 @@ export interface JobPayloads {
   'file.process': { fileId: string; tenantId: string };
   /** Removes an object that no committed record points at (a failed or abandoned write). */
   'storage.delete-object': { key: string; reason: string };
+  /** Fetches a file's bytes from a user-supplied URL (SSRF-guarded); see ImportUrlJob. */
+  'file.import-url': { fileId: string; tenantId: string; url: string };
   /** Scheduled housekeeping; see LifecycleSweepJob. */
   'lifecycle.sweep': { task: LifecycleTask };
 }
@@ -14,7 +16,7 @@ export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 export type JobName = keyof JobPayloads;
 
-export const JOB_NAMES = ['file.process', 'storage.delete-object', 'lifecycle.sweep'] as const satisfies readonly JobName[];
+export const JOB_NAMES = ['file.process', 'file.import-url', 'storage.delete-object', 'lifecycle.sweep'] as const satisfies readonly JobName[];
 
 export interface JobContext {
   jobId: string;

@@ -4,7 +4,7 @@ import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAb
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { AppError } from '@app/errors';
 
-export type RateLimitSubject = 'user' | 'client' | 'ip';
+export type RateLimitSubject = 'user' | 'client' | 'ip' | 'publicUpload';
 
 /** Who a request counts against; a missing key is not limited. */
 export type RateLimitKeys = Partial<Record<RateLimitSubject, string>>;
@@ -38,11 +38,13 @@ export class RateLimitService implements OnApplicationShutdown {
     this.limiters.user = make('user', perUser);
     this.limiters.client = make('client', perClient);
     this.limiters.ip = make('ip', perIp);
+    // Uploads without credentials (epilot uploadFilePublic), per IP.
+    this.limiters.publicUpload = make('publicUpload', config.epilot.publicUploadPerIp);
   }
 
   /** Counts one request against each key; throws RATE_LIMITED (429, with the seconds to wait) past a limit. */
   async consume(keys: RateLimitKeys): Promise<void> {
-    for (const subject of ['ip', 'user', 'client'] as const) {
+    for (const subject of ['ip', 'publicUpload', 'user', 'client'] as const) {
       const key = keys[subject];
       const limiter = this.limiters[subject];
       if (!key || !limiter) continue;
@@ -53,7 +55,7 @@ export class RateLimitService implements OnApplicationShutdown {
         const retryAfterSeconds = Math.max(1, Math.ceil(rejection.msBeforeNext / 1000));
         throw new AppError(
           'RATE_LIMITED',
-          `Too many requests for this ${subject === 'client' ? 'file client' : subject}: at most ${limiter.points} per ${limiter.duration} s; retry in ${retryAfterSeconds} s`,
+          `Too many requests for this ${subject === 'client' ? 'file client' : subject === 'publicUpload' ? 'IP address (uploads without credentials)' : subject}: at most ${limiter.points} per ${limiter.duration} s; retry in ${retryAfterSeconds} s`,
           { retryAfterSeconds, subject },
         );
       }

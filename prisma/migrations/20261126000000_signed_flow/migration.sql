@@ -19,3 +19,18 @@ CREATE TABLE "MaintenanceState" (
 
     CONSTRAINT "MaintenanceState_pkey" PRIMARY KEY ("key")
 );
+
+-- epilot surface: uploads from unauthenticated callers wait in quarantine until a member of the organization saves
+-- them; relation tags place files in collections; delete grants of `_acl`.
+ALTER TABLE "File" ADD COLUMN "quarantined" BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE "FileAssociation" ADD COLUMN "tags" TEXT[] DEFAULT ARRAY[]::TEXT[];
+ALTER TYPE "GrantPermission" ADD VALUE 'DELETE';
+
+ALTER TABLE "Collection" ADD COLUMN "schemaSlug" TEXT NOT NULL DEFAULT '';
+ALTER TABLE "Collection" ADD COLUMN "scope" TEXT NOT NULL DEFAULT 'user';
+ALTER TABLE "Collection" ADD COLUMN "starred" BOOLEAN NOT NULL DEFAULT false;
+ALTER TABLE "Collection" ADD COLUMN "order" INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE "Collection" ADD COLUMN "parentSlugs" TEXT[] DEFAULT ARRAY[]::TEXT[];
+ALTER TABLE "Collection" ADD COLUMN "enabledLocations" TEXT[] DEFAULT ARRAY[]::TEXT[];
+ALTER TABLE "Collection" ADD COLUMN "enabledPurposes" TEXT[] DEFAULT ARRAY[]::TEXT[];
+CREATE INDEX "Collection_organizationId_schemaSlug_scope_idx" ON "Collection"("organizationId", "schemaSlug", "scope");
