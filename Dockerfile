@@ -33,7 +33,8 @@ FROM deps AS build
 COPY . .
 RUN npm run build \
  && test -f dist/apps/api/src/main.js \
- && test -f dist/apps/worker/src/main.js
+ && test -f dist/apps/worker/src/main.js \
+ && test -f dist/console/main.js
 
 # ---- prod-deps: production dependencies only
 FROM base AS prod-deps
@@ -52,11 +53,13 @@ COPY --from=build /app/package.json ./package.json
 COPY --from=build /app/dist ./dist
 # SQL migrations, applied at start (libs/database looks for prisma/migrations above dist/).
 COPY --from=build /app/prisma ./prisma
+# The web console's page and stylesheet (its scripts are in dist/console).
+COPY --from=build /app/apps/console/static ./apps/console/static
 # Only the data directory is writable by the service's user.
 RUN mkdir -p /app/data && chown node:node /app/data
 USER node
 EXPOSE 3000
-# The API's readiness. The worker has no HTTP server: docker-compose.yml gives it its own check.
+# The API's readiness. The worker serves only /metrics on 9464: docker-compose.yml checks that.
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/health',{signal:AbortSignal.timeout(4000)}).then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # SIGTERM starts a graceful shutdown (bounded by SHUTDOWN_TIMEOUT_MS); run with --init (or

@@ -11,6 +11,7 @@ import { useStorageSafeBodyParsers } from '@app/storage';
 import { scheduleLifecycleJobs } from '@app/files';
 import { MetricsService } from '@app/metrics';
 import { mountQueueBoard } from './admin/queue-board';
+import { serveConsole } from './console/console-assets';
 import { AppModule } from './app.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -61,6 +62,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   app.use('/graphql', graphqlUploadExpress({ maxFileSize: config.uploads.maxBytes, maxFiles: 1 }));
   app.enableShutdownHooks();
   mountQueueBoard(app);
+  serveConsole(app);
   await app.init();
   const driver = app.get<QueueDriver>(QUEUE_DRIVER);
   // The API only enqueues, except in the embedded profile where jobs run in this process.

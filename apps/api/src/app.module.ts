@@ -17,6 +17,7 @@ import { JsonObjectScalar } from './graphql/json.scalar';
 import { formatGraphqlError } from './graphql/graphql-errors';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
+import { ConsoleController } from './console/console.controller';
 import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
@@ -57,7 +58,7 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, MetricsController, FilesController, PublicFilesController],
+      controllers: [HealthController, MetricsController, ConsoleController, FilesController, PublicFilesController],
       providers: [
         FilesResolver,
         JsonObjectScalar,

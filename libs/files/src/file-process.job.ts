@@ -74,19 +74,13 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       throw error;
     }
 
-    const moved = await this.files.transaction(async (tx) => {
-      const ok = await this.files.updateIfStatus(tx, tenantId, fileId, 'PROCESSING', {
-        ...measuredData,
-        status: nextStatus('PROCESSING', 'verified'),
-        pageCount: derived.pageCount ?? null,
-        width: derived.width ?? null,
-        height: derived.height ?? null,
-        processedAt: new Date(),
-        failureReason: null,
-      });
-      if (ok) await this.files.saveThumbnails(tx, fileId, derived.thumbnails);
-      return ok;
-    });
+    const moved = await this.files.completeProcessing(
+      tenantId,
+      fileId,
+      nextStatus('PROCESSING', 'verified'),
+      { ...measuredData, pageCount: derived.pageCount ?? null, width: derived.width ?? null, height: derived.height ?? null },
+      derived.thumbnails,
+    );
     // Not moved: another run finished first; it wrote the same derived keys, so nothing is left behind.
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
   }

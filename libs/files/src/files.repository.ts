@@ -14,6 +14,10 @@ export interface FileListFilter {
   status?: File['status'][];
   nameContains?: string;
   categoryKey?: string;
+  /** Files carrying this tag. */
+  tag?: string;
+  /** Sniffed (else declared) MIME type starting with this, e.g. `image/`. */
+  mimePrefix?: string;
   /** Only files this user uploaded (Chainsite's "my files"); readability still applies. */
   ownerId?: string;
 }
@@ -119,6 +123,10 @@ export class FilesRepository {
     if (filter.status?.length) and.push({ status: { in: filter.status } });
     if (filter.nameContains) and.push({ originalFilename: { contains: filter.nameContains, mode: 'insensitive' } });
     if (filter.categoryKey) and.push({ category: { key: filter.categoryKey } });
+    if (filter.tag) and.push({ tags: { has: filter.tag } });
+    if (filter.mimePrefix) {
+      and.push({ OR: [{ sniffedMime: { startsWith: filter.mimePrefix } }, { sniffedMime: null, declaredMime: { startsWith: filter.mimePrefix } }] });
+    }
     if (filter.ownerId) and.push({ ownerId: filter.ownerId });
     const where: Prisma.FileWhereInput = { AND: and };
     const orderField = page.orderBy === 'name' ? 'originalFilename' : page.orderBy;
@@ -149,6 +157,10 @@ export class FilesRepository {
    */
   findForSignature(id: string): Promise<FileRow | null> {
     return this.db.file.findFirst({ where: { id, deletedAt: null }, include: { category: true } });
+  }
+
+  versionsOf(fileId: string) {
+    return this.db.fileVersion.findMany({ where: { fileId }, orderBy: { version: 'desc' } });
   }
 
   /** Public content needs no principal: only the file's own visibility decides. */
@@ -251,6 +263,44 @@ export class FilesRepository {
     await tx.thumbnail.createMany({
       data: thumbnails.map((t) => ({ fileId, variant: t.variant, storageKey: t.storageKey, mime: t.mime, width: t.width, height: t.height, size: BigInt(t.size) })),
     });
+  }
+
+  /**
+   * The end of post-upload work in one statement: the file moves PROCESSING → `status` with what was measured, and
+   * its thumbnails are recorded (the same variant again replaces its row), only if the file was still PROCESSING
+   * in this tenant. One round trip instead of a transaction of four: this runs once per upload. False when another
+   * run got there first.
+   */
+  async completeProcessing(
+    tenantId: string,
+    id: string,
+    status: File['status'],
+    data: { sniffedMime: string | null; size: number; sha256: string; pageCount: number | null; width: number | null; height: number | null },
+    thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[],
+  ): Promise<boolean> {
+    const [orgId, ownerId] = tenantId.startsWith('user:') ? [null, tenantId.slice('user:'.length)] : [tenantId, null];
+    const rows = await this.db.$queryRaw<{ moved: number }[]>`
+      WITH moved AS (
+        UPDATE "File" SET
+          "status" = ${status}::"FileStatus", "sniffedMime" = ${data.sniffedMime}, "size" = ${data.size}, "sha256" = ${data.sha256},
+          "pageCount" = ${data.pageCount}, "width" = ${data.width}, "height" = ${data.height},
+          "processedAt" = now(), "failureReason" = NULL, "updatedAt" = now()
+        WHERE "id" = ${id} AND "status" = 'PROCESSING' AND "deletedAt" IS NULL
+          AND (("organizationId" = ${orgId}) OR (${orgId}::text IS NULL AND "organizationId" IS NULL AND "ownerId" = ${ownerId}))
+        RETURNING "id"
+      ), thumbs AS (
+        INSERT INTO "Thumbnail" ("id", "fileId", "variant", "storageKey", "mime", "width", "height", "size", "createdAt")
+        SELECT gen_random_uuid()::text, moved."id", t.variant, t.key, t.mime, t.w, t.h, t.size, now()
+        FROM moved, unnest(
+          ${thumbnails.map((t) => t.variant)}::text[], ${thumbnails.map((t) => t.storageKey)}::text[], ${thumbnails.map((t) => t.mime)}::text[],
+          ${thumbnails.map((t) => t.width)}::int[], ${thumbnails.map((t) => t.height)}::int[], ${thumbnails.map((t) => t.size)}::bigint[]
+        ) AS t(variant, key, mime, w, h, size)
+        ON CONFLICT ("fileId", "variant") DO UPDATE SET
+          "storageKey" = EXCLUDED."storageKey", "mime" = EXCLUDED."mime", "width" = EXCLUDED."width", "height" = EXCLUDED."height", "size" = EXCLUDED."size"
+        RETURNING 1
+      )
+      SELECT (SELECT count(*) FROM moved)::int AS moved`;
+    return (rows[0]?.moved ?? 0) === 1;
   }
 
   /** Compare-and-set on status: returns false when another writer moved the file first. */

@@ -98,6 +98,22 @@ export class FilesService {
     return (await this.signedUrlFor(file, 'inline')).url;
   }
 
+  /** The versions of a readable file, newest first. */
+  async versions(principal: Principal, id: string) {
+    const file = await this.get(principal, id);
+    return this.files.versionsOf(file.id);
+  }
+
+  /** Renames, retags or changes the visibility of a file the principal may write. */
+  async updateAttributes(principal: Principal, id: string, changes: { name?: string; visibility?: 'PUBLIC' | 'PRIVATE'; tags?: string[] }): Promise<FileRow> {
+    const file = await this.mustWrite(principal, id);
+    return this.files.update(file.id, {
+      ...(changes.name !== undefined ? { originalFilename: changes.name } : {}),
+      ...(changes.visibility !== undefined ? { visibility: changes.visibility } : {}),
+      ...(changes.tags !== undefined ? { tags: changes.tags } : {}),
+    });
+  }
+
   async setVisibility(principal: Principal, id: string, visibility: 'PUBLIC' | 'PRIVATE'): Promise<FileRow> {
     const file = await this.mustWrite(principal, id);
     if (file.visibility === visibility) return file;

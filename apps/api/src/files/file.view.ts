@@ -1,4 +1,5 @@
-import { servedContentType, type FileRow } from '@app/files';
+import type { FileVersion } from '@app/database';
+import { servedContentType, type FileRow, type FileWithRelations } from '@app/files';
 
 /** The wire shape of a file on our own REST surface. Never a Prisma row: no storage key, no internals. */
 export interface FileView {
@@ -40,5 +41,30 @@ export function toFileView(file: FileRow): FileView {
     height: file.height,
     createdAt: file.createdAt.toISOString(),
     updatedAt: file.updatedAt.toISOString(),
+  };
+}
+
+/** One file with what the detail view shows: tags, links to records, thumbnails and versions (newest first). */
+export interface FileDetailView extends FileView {
+  tags: string[];
+  associations: { id: string; entityName: string; entityReference: string }[];
+  thumbnails: { variant: string; width: number; height: number; contentType: string }[];
+  versions: { version: number; name: string; size: number | null; sha256: string | null; contentType: string | null; createdAt: string }[];
+}
+
+export function toFileDetailView(file: FileWithRelations, versions: FileVersion[]): FileDetailView {
+  return {
+    ...toFileView(file),
+    tags: file.tags ?? [],
+    associations: file.associations.map((a) => ({ id: a.id, entityName: a.entityName, entityReference: a.entityReference })),
+    thumbnails: file.thumbnails.map((t) => ({ variant: t.variant, width: t.width, height: t.height, contentType: t.mime })),
+    versions: versions.map((v) => ({
+      version: v.version,
+      name: v.originalFilename,
+      size: v.size === null ? null : Number(v.size),
+      sha256: v.sha256,
+      contentType: v.mime,
+      createdAt: v.createdAt.toISOString(),
+    })),
   };
 }

@@ -1,13 +1,16 @@
-import { Controller, Get, HttpCode, Inject, Param, ParseUUIDPipe, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
+import type { z } from 'zod';
 import type { Request, Response } from 'express';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { CurrentPrincipal, type Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { Errors } from '@app/errors';
-import { contentDisposition, FilePreviewsService, FilesService, FileUploadService, type PreviewRequest } from '@app/files';
+import { contentDisposition, FilePreviewsService, FilesService, FileUploadService, parsePageRequest, type PreviewRequest } from '@app/files';
+import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { listFilesQuerySchema, updateFileSchema } from './file-query';
 import { readSingleFile } from '../http/multipart';
-import { toFileView, type FileView } from './file.view';
+import { toFileDetailView, toFileView, type FileDetailView, type FileView } from './file.view';
 
 // Room for multipart boundaries and the text fields around the file part.
 const MULTIPART_OVERHEAD = 1024 * 1024;
@@ -42,9 +45,50 @@ export class FilesController {
     );
   }
 
+  /** Files the caller may read, newest first, filtered by status, type, tag, linked record or name. */
+  @Get()
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @Query(new ZodValidationPipe(listFilesQuerySchema, 'query')) query: z.output<typeof listFilesQuerySchema>,
+  ): Promise<{ data: FileDetailView[]; total: number; page: number; limit: number }> {
+    const page = parsePageRequest(query, { defaultLimit: 50, maxLimit: 200 });
+    const { rows, total } = await this.files.list(
+      principal,
+      {
+        status: query.status ? [query.status] : undefined,
+        mimePrefix: query.type,
+        tag: query.tag,
+        entityName: query.entityName,
+        entityReferences: query.entityReference ? [query.entityReference] : undefined,
+        nameContains: query.q,
+      },
+      { limit: page.limit, offset: page.offset, orderBy: query.sort ?? 'createdAt', direction: query.order ?? (query.sort === 'name' ? 'asc' : 'desc') },
+    );
+    return { data: rows.map((row) => toFileDetailView(row, [])), total, page: page.page, limit: page.limit };
+  }
+
   @Get(':id')
-  async get(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<FileView> {
-    return toFileView(await this.files.get(principal, id));
+  async get(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<FileDetailView> {
+    const file = await this.files.getWithRelations(principal, id);
+    return toFileDetailView(file, await this.files.versions(principal, id));
+  }
+
+  /** Rename, retag, or make public/private (owner, or a service/admin token of the organization). */
+  @Patch(':id')
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @Param('id', ParseUUIDPipe) id: string,
+    @Body(new ZodValidationPipe(updateFileSchema)) body: z.output<typeof updateFileSchema>,
+  ): Promise<FileView> {
+    const visibility = body.visibility === undefined ? undefined : body.visibility === 'public' ? 'PUBLIC' : 'PRIVATE';
+    return toFileView(await this.files.updateAttributes(principal, id, { name: body.name, visibility, tags: body.tags }));
+  }
+
+  /** Soft delete: gone from every read at once; the bytes go after SOFT_DELETE_RETENTION_DAYS. */
+  @Delete(':id')
+  @HttpCode(204)
+  async remove(@CurrentPrincipal() principal: Principal, @Param('id', ParseUUIDPipe) id: string): Promise<void> {
+    await this.files.softDelete(principal, id);
   }
 
   /** Admin only: run the post-upload work again (retry a FAILED file). 202: the job is queued. */
