@@ -52,7 +52,7 @@ interface GlobalWithEnv {
   XMLHttpRequest?: new () => XhrLike;
 }
 
-function serverUrl(options: ConnectionOptions): string {
+export function serverUrl(options: ConnectionOptions): string {
   const g = globalThis as GlobalWithEnv;
   const env = g.process?.env ?? {};
   const url =
@@ -64,7 +64,7 @@ function serverUrl(options: ConnectionOptions): string {
   return url.replace(/\/+$/, '');
 }
 
-async function headersFor(options: ConnectionOptions): Promise<Record<string, string>> {
+export async function headersFor(options: ConnectionOptions): Promise<Record<string, string>> {
   const token = options.token ?? defaults.token;
   const value = typeof token === 'function' ? await token() : token;
   return { ...defaults.headers, ...options.headers, ...(value ? { authorization: `Bearer ${value}` } : {}) };
@@ -97,13 +97,13 @@ async function postJson<T>(what: string, path: string, body: unknown, options: C
 
 // ——— upload ———
 
-interface Part {
+export interface Part {
   name: string;
   value: string | Blob;
   filename?: string;
 }
 
-function toBlob(file: UploadableFile): { blob: Blob; filename: string } {
+export function toBlob(file: UploadableFile): { blob: Blob; filename: string } {
   if (file instanceof Blob) {
     const name = (file as Blob & { name?: string }).name;
     return { blob: file, filename: name || `${globalThis.crypto.randomUUID()}.bin` };
@@ -125,7 +125,7 @@ function partsOf(options: UploadOptions): Part[] {
   return parts;
 }
 
-function formDataOf(parts: Part[]): FormData {
+export function formDataOf(parts: Part[]): FormData {
   const form = new FormData();
   for (const part of parts) {
     if (typeof part.value === 'string') form.append(part.name, part.value);
@@ -227,7 +227,7 @@ function quoteParam(value: string): string {
  * The multipart body as a stream of its parts, counting bytes as fetch pulls them (Node has no XMLHttpRequest;
  * fetch pulls only as fast as the socket takes, so the count follows what was sent). Files are read chunk by chunk.
  */
-function streamedMultipart(parts: Part[], onProgress: (p: UploadProgress) => void): { body: ReadableStream<Uint8Array>; contentType: string; total: number } {
+export function streamedMultipart(parts: Part[], onProgress: (p: UploadProgress) => void): { body: ReadableStream<Uint8Array>; contentType: string; total: number } {
   const boundary = `----filehub${globalThis.crypto.randomUUID().replace(/-/g, '')}`;
   const encoder = new TextEncoder();
   const pieces: (Uint8Array | Blob)[] = [];

@@ -1,3 +1,4 @@
 export * from './types';
 export { attach, buildMeta, configure, FilesApiError, share, upload } from './client';
 export { verifySignature } from './verify';
+export { FilehubClient, type FileListFilters, type FileRecord } from './rest-client';
