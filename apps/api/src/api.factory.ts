@@ -12,6 +12,7 @@ import { scheduleLifecycleJobs } from '@app/files';
 import { MetricsService } from '@app/metrics';
 import { mountQueueBoard } from './admin/queue-board';
 import { serveConsole } from './console/console-assets';
+import { buildOpenApiDocument, serveOpenApi } from './docs/openapi-document';
 import { AppModule } from './app.module';
 
 const REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -63,6 +64,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   app.enableShutdownHooks();
   mountQueueBoard(app);
   serveConsole(app);
+  serveOpenApi(app, buildOpenApiDocument(app));
   await app.init();
   const driver = app.get<QueueDriver>(QUEUE_DRIVER);
   // The API only enqueues, except in the embedded profile where jobs run in this process.

@@ -9,6 +9,7 @@ import { collectionAttributesSchema, collectionCreateSchema, type CollectionAttr
 import { EpilotRepository } from './epilot.repository';
 import { EpilotService } from './epilot.service';
 import type { FileEntityView } from './epilot.view';
+import { ZodBody } from '../http/openapi';
 
 interface CollectionView {
   id: string;
@@ -79,6 +80,7 @@ export class EpilotCollectionsController {
 
   @Post('v1/:slug/collections')
   @HttpCode(201)
+  @ZodBody(collectionCreateSchema)
   async create(@CurrentPrincipal() principal: Principal, @Param('slug') slug: string, @Body() body: unknown): Promise<CollectionView> {
     const input = parseOrThrow(collectionCreateSchema, body, 'body');
     const schema = schemaSlug(slug);
@@ -87,6 +89,7 @@ export class EpilotCollectionsController {
   }
 
   @Put('v1/:slug/collections/:collectionSlug')
+  @ZodBody(collectionAttributesSchema)
   async update(@CurrentPrincipal() principal: Principal, @Param('slug') slug: string, @Param('collectionSlug') collectionSlug: string, @Body() body: unknown): Promise<CollectionView> {
     const input = parseOrThrow(collectionAttributesSchema, body, 'body');
     const row = await this.own(principal, schemaSlug(slug), collectionSlug);
@@ -110,6 +113,7 @@ export class EpilotCollectionsController {
   /** Not in the epilot client: how global collections come to exist (service or admin tokens of the organization). */
   @Post('v1/collections/:schemaSlug')
   @HttpCode(201)
+  @ZodBody(collectionCreateSchema)
   async createGlobal(@CurrentPrincipal() principal: Principal, @Param('schemaSlug') slug: string, @Body() body: unknown): Promise<CollectionView> {
     if (!isPrivileged(principal) || !principal.orgId) throw Errors.forbidden('Global collections are created with a service or admin token of the organization');
     const input = parseOrThrow(collectionCreateSchema, body, 'body');

@@ -6,6 +6,7 @@ import { parseOrThrow } from '../http/zod-validation.pipe';
 import { EpilotErrorFilter } from './epilot-error.filter';
 import {
   downloadFilesSchema,
+  s3refSchema,
   flag,
   intParam,
   saveFileV2Schema,
@@ -18,6 +19,7 @@ import { EpilotService, type PreviewQuery } from './epilot.service';
 import type { FileEntityView, S3Ref } from './epilot.view';
 import { sendPreview } from './send-preview';
 import { SESSION_COOKIE, sessionCookie } from './session-cookie';
+import { ZodBody } from '../http/openapi';
 
 function ints(query: Record<string, unknown>): PreviewQuery {
   try {
@@ -48,18 +50,21 @@ export class EpilotFilesController {
 
   @Post('v2/files/upload')
   @HttpCode(201)
+  @ZodBody(uploadFileSchema)
   uploadFileV2(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Query('file_entity_id') fileEntityId?: string) {
     return this.epilot.uploadTemporary(principal, parseOrThrow(uploadFileSchema, body ?? {}, 'body'), { fileEntityId: fileEntityId || undefined });
   }
 
   @Post('v1/files/upload')
   @HttpCode(201)
+  @ZodBody(uploadFileSchema)
   uploadFile(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Query('file_entity_id') fileEntityId?: string) {
     return this.epilot.uploadTemporary(principal, parseOrThrow(uploadFileSchema, body ?? {}, 'body'), { fileEntityId: fileEntityId || undefined });
   }
 
   @Post('v2/files')
   @HttpCode(200)
+  @ZodBody(saveFileV2Schema)
   saveFileV2(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Query() query: Record<string, unknown>): Promise<FileEntityView> {
     const payload = parseOrThrow(saveFileV2Schema, body, 'body') as SaveFileBody | BatchVersionBody[];
     return this.epilot.save(principal, payload, { versionOnly: flag(query.version_only, false), deleteTempFile: flag(query.delete_temp_file, true) });
@@ -67,6 +72,7 @@ export class EpilotFilesController {
 
   @Post('v1/files')
   @HttpCode(201)
+  @ZodBody(saveFileV2Schema)
   saveFile(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Query() query: Record<string, unknown>): Promise<FileEntityView> {
     const payload = parseOrThrow(saveFileV2Schema, body, 'body') as SaveFileBody | BatchVersionBody[];
     return this.epilot.save(principal, payload, { versionOnly: flag(query.version_only, false), deleteTempFile: true });
@@ -114,6 +120,7 @@ export class EpilotFilesController {
 
   @Post('v1/files\\:downloadFiles')
   @HttpCode(200)
+  @ZodBody(downloadFilesSchema)
   downloadFiles(@CurrentPrincipal() principal: Principal, @Body() body: unknown) {
     return this.epilot.downloadMany(principal, parseOrThrow(downloadFilesSchema, body, 'body'));
   }
@@ -124,6 +131,7 @@ export class EpilotFilesController {
   }
 
   @Post('v1/files\\:previewS3')
+  @ZodBody(s3refSchema)
   async previewS3File(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response) {
     await sendPreview(req, res, await this.epilot.previewByKey(principal, s3refOf(body), ints(query)));
   }
@@ -153,6 +161,7 @@ export class EpilotFilesController {
 
   @Post('v1/files/download\\:verify')
   @HttpCode(200)
+  @ZodBody(verifyUrlSchema)
   verifyCustomDownloadUrl(@Body() body: unknown): { valid: boolean } {
     return this.epilot.verifyCustomUrl(parseOrThrow(verifyUrlSchema, body, 'body').custom_download_url);
   }

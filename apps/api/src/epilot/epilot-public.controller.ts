@@ -7,6 +7,7 @@ import { EpilotErrorFilter } from './epilot-error.filter';
 import { intParam, uploadFileSchema } from './epilot.dto';
 import { EpilotService } from './epilot.service';
 import { sendPreview } from './send-preview';
+import { ZodBody } from '../http/openapi';
 
 /** epilot routes that take no bearer token: their credential is a link, a signature, or nothing (public upload). */
 @Public()
@@ -39,6 +40,7 @@ export class EpilotPublicController {
   /** Uploads without credentials for the organization named by `org_id`, quarantined until a member saves them. */
   @Post('v1/files/public/upload')
   @HttpCode(201)
+  @ZodBody(uploadFileSchema)
   uploadFilePublic(@Body() body: unknown, @Query('org_id') orgId: string | undefined, @Req() req: Request) {
     return this.epilot.uploadPublic(typeof orgId === 'string' ? orgId : undefined, req.ip, parseOrThrow(uploadFileSchema, body ?? {}, 'body'));
   }

@@ -5,7 +5,7 @@ import { FILE_TYPES, type FileType } from './epilot.view';
 // CommonSaveFilePayload allows additional properties), strict where a wrong value would corrupt data.
 
 const text = (max: number) => z.string().max(max, `must be at most ${max} characters`);
-const s3ref = z.object({ bucket: text(255).min(1, 'must not be empty'), key: text(1024).min(1, 'must not be empty') }, { error: 'must be {bucket, key}' });
+export const s3refSchema = z.object({ bucket: text(255).min(1, 'must not be empty'), key: text(1024).min(1, 'must not be empty') }, { error: 'must be {bucket, key}' });
 const fileEntityId = z.union([z.literal(''), z.uuid({ error: 'must be a UUID' })]);
 
 export const uploadFileSchema = z.object({
@@ -32,7 +32,7 @@ export const saveFileSchema = z
     access_control: z.enum(['private', 'public-read'], { error: "must be 'private' or 'public-read'" }).optional(),
     custom_download_url: text(4096).optional(),
     source_url: text(4096).optional(),
-    s3ref: s3ref.optional(),
+    s3ref: s3refSchema.optional(),
     _acl: z.object({ view: z.array(z.string()).optional(), edit: z.array(z.string()).optional(), delete: z.array(z.string()).optional() }).optional(),
   })
   .passthrough();
@@ -45,7 +45,7 @@ export const batchVersionSchema = z
     filename: text(255).optional(),
     mime_type: text(200).optional(),
     access_control: z.enum(['private', 'public-read']).optional(),
-    s3ref,
+    s3ref: s3refSchema,
   })
   .strict();
 export type BatchVersionBody = z.output<typeof batchVersionSchema>;

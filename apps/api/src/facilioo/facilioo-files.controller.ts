@@ -12,6 +12,7 @@ import {
 import { FaciliooFilesService } from './facilioo-files.service';
 import type { FaciliooFilePage, FaciliooFileView, FileLinkView, ThumbnailUrlView, UploadUrlView, UrlView } from './facilioo.view';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 
 /** The facilioo file flow (seed 003): metadata record, pre-signed PUT, completion, time-limited URLs, links. */
 @Controller('api/files')
@@ -19,6 +20,7 @@ export class FaciliooFilesController {
   constructor(private readonly facilioo: FaciliooFilesService) {}
 
   @Post()
+  @ZodBody(createFileSchema)
   create(
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(createFileSchema)) body: CreateFileBody,
@@ -66,6 +68,7 @@ export class FaciliooFilesController {
   }
 
   @Post(':id/links')
+  @ZodBody(linkSchema)
   link(
     @CurrentPrincipal() principal: Principal,
     @Param('id', ParseUUIDPipe) id: string,

@@ -4,6 +4,7 @@ import { FileCategoriesService } from '@app/files';
 import { createFileTypeSchema, updateFileTypeSchema, type CreateFileTypeBody, type UpdateFileTypeBody } from './facilioo.dto';
 import { toFileTypeView, type FileTypeView } from './facilioo.view';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 
 /** facilioo's file types: the category registry (CONTRACT section 4). Anyone lists them; admins edit them. */
 @Controller('api/file-types')
@@ -21,6 +22,7 @@ export class FileTypesController {
   }
 
   @Post()
+  @ZodBody(createFileTypeSchema)
   async create(
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(createFileTypeSchema)) body: CreateFileTypeBody,
@@ -29,6 +31,7 @@ export class FileTypesController {
   }
 
   @Patch(':id')
+  @ZodBody(updateFileTypeSchema)
   async update(
     @CurrentPrincipal() principal: Principal,
     @Param('id', ParseUUIDPipe) id: string,

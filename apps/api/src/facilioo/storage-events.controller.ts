@@ -4,6 +4,7 @@ import { storageEventSchema, type StorageEvent, type StorageEventOutcome } from 
 import { StorageEventsTokenGuard } from './storage-events.guard';
 import { StorageEventsService } from './storage-events.service';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 
 /** The webhook target of S3 bucket notifications (MinIO); see docs/operations.md for the wiring. */
 @Public()
@@ -14,6 +15,7 @@ export class StorageEventsController {
 
   @Post()
   @HttpCode(200)
+  @ZodBody(storageEventSchema)
   receive(@Body(new ZodValidationPipe(storageEventSchema)) event: StorageEvent): Promise<{ records: StorageEventOutcome[] }> {
     return this.events.receive(event);
   }

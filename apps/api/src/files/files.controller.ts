@@ -11,6 +11,7 @@ import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listFilesQuerySchema, updateFileSchema } from './file-query';
 import { readSingleFile } from '../http/multipart';
 import { toFileDetailView, toFileView, type FileDetailView, type FileView } from './file.view';
+import { MultipartBody, ZodBody } from '../http/openapi';
 
 // Room for multipart boundaries and the text fields around the file part.
 const MULTIPART_OVERHEAD = 1024 * 1024;
@@ -27,6 +28,7 @@ export class FilesController {
 
   @Post()
   @HttpCode(201)
+  @MultipartBody({ file: { type: 'string', format: 'binary' }, category: { type: 'string', description: 'file category key (default: default)' }, visibility: { type: 'string', description: 'private or public' } }, ['file'])
   async upload(@CurrentPrincipal() principal: Principal, @Req() req: Request): Promise<FileView> {
     const declared = Number(req.headers['content-length']);
     if (declared > this.config.uploads.maxBytes + MULTIPART_OVERHEAD) throw Errors.tooLarge(this.config.uploads.maxBytes);
@@ -75,6 +77,7 @@ export class FilesController {
 
   /** Rename, retag, or make public/private (owner, or a service/admin token of the organization). */
   @Patch(':id')
+  @ZodBody(updateFileSchema)
   async update(
     @CurrentPrincipal() principal: Principal,
     @Param('id', ParseUUIDPipe) id: string,

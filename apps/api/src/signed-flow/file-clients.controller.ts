@@ -4,6 +4,7 @@ import { CurrentPrincipal, type Principal } from '@app/auth';
 import { Errors } from '@app/errors';
 import { FileClientsService, type FileClientView } from '@app/signatures';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
+import { ZodBody } from '../http/openapi';
 
 const registerSchema = z
   .object({
@@ -44,6 +45,7 @@ export class FileClientsController {
 
   @Post()
   @HttpCode(201)
+  @ZodBody(registerSchema)
   async register(
     @CurrentPrincipal() principal: Principal,
     @Body(new ZodValidationPipe(registerSchema)) body: z.output<typeof registerSchema>,
@@ -55,6 +57,7 @@ export class FileClientsController {
   /** A new secret; the previous one keeps verifying for `graceSeconds` (FILE_CLIENT_ROTATION_GRACE_SECONDS). */
   @Post(':id/rotate')
   @HttpCode(200)
+  @ZodBody(rotateSchema)
   async rotate(
     @CurrentPrincipal() principal: Principal,
     @Param('id') id: string,

@@ -5,7 +5,8 @@ import { contentDisposition, FilesService, isActiveContent, servedContentType } 
 import { requestedRange, sendObject } from '../http/send-object';
 import { SignedFlowErrorFilter } from './signed-flow-error.filter';
 import { SignedFlowService, type UploadedFileResult } from './signed-flow.service';
-import { unwrapPayload } from './signed-flow.dto';
+import { attachPayloadSchema, sharePayloadSchema, unwrapPayload } from './signed-flow.dto';
+import { MultipartBody, ZodBody } from '../http/openapi';
 
 /**
  * The signed REST flow (seed 000, Condo) under /api/files. Answers use Condo's envelope `{data: …}`; errors carry
@@ -23,18 +24,21 @@ export class SignedFilesController {
   /** Multipart: one or more file parts, the `meta` JSON field, optionally the `attach` JSON field. */
   @Post('upload')
   @HttpCode(200)
+  @MultipartBody({ meta: { type: 'string', description: 'JSON: {dv: 1, sender: {dv, fingerprint}, user: {id}, fileClientId, modelNames, organization?: {id}}' }, attach: { type: 'string', description: 'JSON, optional: {dv: 1, sender, modelName, itemId}' }, file: { type: 'string', format: 'binary', description: 'one or more file parts' } }, ['meta', 'file'])
   async upload(@CurrentPrincipal() principal: Principal, @Req() req: Request): Promise<{ data: { files: UploadedFileResult[] } }> {
     return { data: { files: await this.flow.upload(principal, req) } };
   }
 
   @Post('share')
   @HttpCode(200)
+  @ZodBody(sharePayloadSchema)
   async share(@CurrentPrincipal() principal: Principal, @Body() body: unknown, @Req() req: Request): Promise<{ data: { file: { id: string; signature: string } } }> {
     return { data: { file: await this.flow.share(principal, unwrapPayload(body), req.ip) } };
   }
 
   @Post('attach')
   @HttpCode(200)
+  @ZodBody(attachPayloadSchema)
   async attach(
     @CurrentPrincipal() principal: Principal,
     @Body() body: unknown,
