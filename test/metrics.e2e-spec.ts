@@ -59,6 +59,8 @@ describe('GET /metrics', () => {
 
     const api = await scrape();
     expect(sample(api, 'filehub_http_requests_total', { method: 'POST', route: '/files', status: '201' })).toBe(3);
+    // Upload bytes: at least the three files' own bytes came in on POST /files.
+    expect(sample(api, 'filehub_http_bytes_total', { direction: 'in', method: 'POST', route: '/files' })).toBeGreaterThan(100 + classicPdf(2).length + 2009);
     // Route patterns, never raw ids.
     expect(api).toContain('route="/files/:id"');
     expect(api).not.toContain(good);

@@ -29,7 +29,7 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
     forceCloseConnections: false,
   });
   app.disable('x-powered-by');
-  app.set('trust proxy', 'loopback');
+  app.set('trust proxy', config.http.trustProxy);
   // Request id first, so every later line (access log, Nest logs, errors) carries it.
   app.use((req: Request, res: Response, next: NextFunction) => {
     const incoming = req.headers['x-request-id'];
@@ -41,10 +41,19 @@ export async function createApiApp(config: AppConfig): Promise<NestExpressApplic
   const metrics = app.get(MetricsService);
   app.use((req: Request, res: Response, next: NextFunction) => {
     const started = process.hrtime.bigint();
+    // Bytes in: the declared body length, else what the socket read while this request was served (chunked
+    // uploads); bytes out: what the socket wrote meanwhile (keep-alive connections serve one request at a time).
+    const socket = req.socket;
+    const declared = Number(req.headers['content-length']);
+    const readBefore = socket.bytesRead;
+    const writtenBefore = socket.bytesWritten;
     res.once('finish', () => {
       const route = (req.route as { path?: string } | undefined)?.path;
       const pattern = route ? `${req.baseUrl}${route}` : 'unmatched';
-      metrics.recordHttp(req.method, pattern, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9);
+      metrics.recordHttp(req.method, pattern, res.statusCode, Number(process.hrtime.bigint() - started) / 1e9, {
+        in: Number.isFinite(declared) && declared > 0 ? declared : Math.max(0, socket.bytesRead - readBefore),
+        out: Math.max(0, socket.bytesWritten - writtenBefore),
+      });
     });
     next();
   });

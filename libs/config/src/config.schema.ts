@@ -15,6 +15,12 @@ export const configSchema = z
     NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
     PORT: z.coerce.number().int().min(0).max(65535).default(3000),
     HOST: z.string().min(1).default('0.0.0.0'),
+    // Which proxies' X-Forwarded-For to believe for the client address (Express `trust proxy`): e.g. `uniquelocal` behind a gateway on a private network.
+    TRUST_PROXY: z
+      .string()
+      .min(1)
+      .default('loopback')
+      .transform((v): string | number | boolean => (v === 'true' ? true : v === 'false' ? false : /^\d+$/.test(v) ? Number(v) : v)),
     PUBLIC_URL: z.url().optional(),
     DATA_DIR: z.string().min(1).default('./data'),
     DATABASE_URL: z
@@ -116,7 +122,7 @@ export type RawConfig = z.output<typeof configSchema>;
 
 export interface AppConfig {
   env: RawConfig['NODE_ENV'];
-  http: { port: number; host: string; publicUrl: string };
+  http: { port: number; host: string; publicUrl: string; trustProxy: string | number | boolean };
   dataDir: string;
   database: { url?: string };
   queue: { redisUrl?: string; prefix: string; concurrency: number; outboxPollMs: number; lockDurationMs: number };

@@ -25,7 +25,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const publicUrl = (raw.PUBLIC_URL ?? `http://localhost:${raw.PORT}`).replace(/\/+$/, '');
   return {
     env: raw.NODE_ENV,
-    http: { port: raw.PORT, host: raw.HOST, publicUrl },
+    http: { port: raw.PORT, host: raw.HOST, publicUrl, trustProxy: raw.TRUST_PROXY },
     dataDir,
     database: { url: raw.DATABASE_URL },
     queue: {

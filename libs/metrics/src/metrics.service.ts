@@ -20,6 +20,7 @@ export class MetricsService implements OnModuleInit {
   private readonly jobSeconds: Histogram<'job'>;
   private readonly httpRequests: Counter<'method' | 'route' | 'status'>;
   private readonly httpSeconds: Histogram<'method' | 'route'>;
+  private readonly httpBytes: Counter<'direction' | 'method' | 'route'>;
 
   constructor(
     private readonly jobRegistry: JobRegistry,
@@ -37,6 +38,12 @@ export class MetricsService implements OnModuleInit {
     this.jobSeconds = new Histogram({ name: 'filehub_job_duration_seconds', help: 'Duration of job runs in this process', labelNames: ['job'], buckets: JOB_BUCKETS, registers });
     this.httpRequests = new Counter({ name: 'filehub_http_requests_total', help: 'HTTP requests by route pattern and status', labelNames: ['method', 'route', 'status'], registers });
     this.httpSeconds = new Histogram({ name: 'filehub_http_request_duration_seconds', help: 'HTTP request durations by route pattern', labelNames: ['method', 'route'], buckets: HTTP_BUCKETS, registers });
+    this.httpBytes = new Counter({
+      name: 'filehub_http_bytes_total',
+      help: 'Bytes received (in: request bodies, i.e. uploads) and sent (out: responses, i.e. downloads) through the API, by route pattern',
+      labelNames: ['direction', 'method', 'route'],
+      registers,
+    });
     const queueDriver = this.queue;
     new Gauge({
       name: 'filehub_queue_jobs',
@@ -68,9 +75,11 @@ export class MetricsService implements OnModuleInit {
     });
   }
 
-  recordHttp(method: string, route: string, status: number, seconds: number): void {
+  recordHttp(method: string, route: string, status: number, seconds: number, bytes: { in: number; out: number } = { in: 0, out: 0 }): void {
     this.httpRequests.inc({ method, route, status: String(status) });
     this.httpSeconds.observe({ method, route }, seconds);
+    if (bytes.in > 0) this.httpBytes.inc({ direction: 'in', method, route }, bytes.in);
+    if (bytes.out > 0) this.httpBytes.inc({ direction: 'out', method, route }, bytes.out);
   }
 
   async render(): Promise<{ contentType: string; body: string }> {
