@@ -3,7 +3,7 @@ import { ConfigError, loadConfig } from './load-config';
 describe('loadConfig', () => {
   it('gives the embedded defaults with an empty environment', () => {
     const config = loadConfig({});
-    expect(config.http).toEqual({ port: 3000, host: '0.0.0.0', publicUrl: 'http://localhost:3000' });
+    expect(config.http).toEqual({ port: 3000, host: '0.0.0.0', publicUrl: 'http://localhost:3000', trustProxy: 'loopback' });
     expect(config.database.url).toBeUndefined();
     expect(config.queue.redisUrl).toBeUndefined();
     expect(config.storage.driver).toBe('local');
