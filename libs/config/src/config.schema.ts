@@ -89,6 +89,9 @@ export const configSchema = z
     METRICS_TOKEN: z.string().min(16, 'must be at least 16 characters').optional(),
     // The worker process serves its own GET /metrics here (0: not at all).
     WORKER_METRICS_PORT: z.coerce.number().int().min(0).max(65535).default(9464),
+    // OpenTelemetry: unset, no tracing; set, spans go to `<endpoint>/v1/traces` over OTLP/HTTP.
+    OTEL_EXPORTER_OTLP_ENDPOINT: z.url().optional(),
+    OTEL_SERVICE_NAME: z.string().min(1).optional(),
     LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
     OUTBOX_POLL_MS: positiveInt.default(1000),
     SHUTDOWN_TIMEOUT_MS: positiveInt.default(10_000),
@@ -147,6 +150,7 @@ export interface AppConfig {
   storageEvents: { token?: string };
   uploads: { maxBytes: number; signedUrlTtlSeconds: number };
   metrics: { token?: string; workerPort: number };
+  tracing: { otlpEndpoint?: string; serviceName?: string };
   logLevel: RawConfig['LOG_LEVEL'];
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;
