@@ -7,6 +7,7 @@ import { ConfigModule, type AppConfig } from '@app/config';
 import { DatabaseModule } from '@app/database';
 import { FILE_JOB_HANDLERS, FilesModule } from '@app/files';
 import { QueueModule } from '@app/queue';
+import { WEBHOOK_JOB_HANDLERS, WebhooksModule } from '@app/webhooks';
 import { LocalStorageController, StorageModule } from '@app/storage';
 import { ChainsiteModule } from './chainsite/chainsite.module';
 import { FaciliooModule } from './facilioo/facilioo.module';
@@ -18,6 +19,7 @@ import { formatGraphqlError } from './graphql/graphql-errors';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
 import { ConsoleController } from './console/console.controller';
+import { WebhooksController } from './webhooks/webhooks.controller';
 import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
@@ -37,9 +39,10 @@ export class AppModule {
         DatabaseModule,
         StorageModule,
         AuthModule,
-        QueueModule.forRoot({ imports: [FilesModule], handlers: FILE_JOB_HANDLERS }),
+        QueueModule.forRoot({ imports: [FilesModule, WebhooksModule], handlers: [...FILE_JOB_HANDLERS, ...WEBHOOK_JOB_HANDLERS] }),
         FilesModule,
         MetricsModule,
+        WebhooksModule,
         ChainsiteModule,
         SignedFlowModule,
         EpilotModule,
@@ -58,7 +61,7 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, MetricsController, ConsoleController, FilesController, PublicFilesController],
+      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, FilesController, PublicFilesController],
       providers: [
         FilesResolver,
         JsonObjectScalar,

@@ -77,6 +77,11 @@ export const configSchema = z
       .default('')
       .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
     SOURCE_URL_TIMEOUT_MS: positiveInt.max(600_000).default(30_000),
+    // Webhook target hosts or CIDR ranges allowed although private or loopback (tests, intranets).
+    WEBHOOK_ALLOW_HOSTS: z
+      .string()
+      .default('')
+      .transform((v) => v.split(',').map((s) => s.trim()).filter(Boolean)),
     // Uploads without credentials (epilot uploadFilePublic): largest file, and requests per IP per rate-limit window.
     PUBLIC_UPLOAD_MAX_BYTES: positiveInt.default(10 * 1024 * 1024),
     PUBLIC_UPLOAD_PER_IP: z.coerce.number().int().min(0).default(20),
@@ -146,6 +151,7 @@ export interface AppConfig {
   rateLimit: RateLimitConfig;
   epilot: { tempUploadTtlSeconds: number; publicUploadMaxBytes: number; publicUploadPerIp: number; customUrlSecret: string };
   sourceUrl: { allowList: string[]; timeoutMs: number };
+  webhooks: { allowList: string[] };
   /** Unset: the storage-events endpoint is off. */
   storageEvents: { token?: string };
   uploads: { maxBytes: number; signedUrlTtlSeconds: number };

@@ -61,6 +61,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       customUrlSecret: `custom-download-urls:${jwtSecret}`,
     },
     sourceUrl: { allowList: raw.SOURCE_URL_ALLOW_HOSTS, timeoutMs: raw.SOURCE_URL_TIMEOUT_MS },
+    webhooks: { allowList: raw.WEBHOOK_ALLOW_HOSTS },
     rateLimit: {
       windowSeconds: raw.RATE_LIMIT_WINDOW_SECONDS,
       perUser: raw.RATE_LIMIT_PER_USER,

@@ -8,6 +8,7 @@ import { mimeAllowed, sniffMime } from './content-type';
 import { nextStatus } from './file-lifecycle';
 import { FilesRepository } from './files.repository';
 import { SNIFF_BYTES } from './upload-meter';
+import { emitFileEvent } from './file-events';
 
 type Payload = JobPayloads['file.process'];
 
@@ -81,6 +82,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       { ...measuredData, pageCount: derived.pageCount ?? null, width: derived.width ?? null, height: derived.height ?? null },
       derived.thumbnails,
     );
+    if (moved) await emitFileEvent(this.files.client, 'file.ready', { ...file, status: 'READY', size: BigInt(measured.size), sha256: measured.sha256, sniffedMime });
     // Not moved: another run finished first; it wrote the same derived keys, so nothing is left behind.
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
   }
@@ -155,12 +157,14 @@ export class FileProcessJob implements JobHandler<'file.process'> {
   }
 
   private async fail(tenantId: string, fileId: string, reason: string, data: Record<string, unknown> = {}): Promise<JobOutcome> {
-    await this.files.updateIfStatus(this.filesDb(), tenantId, fileId, 'PROCESSING', {
+    const moved = await this.files.updateIfStatus(this.filesDb(), tenantId, fileId, 'PROCESSING', {
       ...data,
       status: nextStatus('PROCESSING', 'failed'),
       failureReason: reason,
       processedAt: new Date(),
     });
+    const file = moved ? await this.files.findForTenant(tenantId, fileId) : null;
+    if (file) await emitFileEvent(this.filesDb(), 'file.failed', file, { reason });
     return { status: 'failed', detail: reason };
   }
 

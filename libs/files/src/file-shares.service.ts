@@ -4,6 +4,7 @@ import type { Principal } from '@app/auth';
 import { AppError, Errors } from '@app/errors';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
 import { FilesRepository, tenantIdOf, type FileRow } from './files.repository';
+import { emitFileEvent } from './file-events';
 
 export interface ShareInput {
   /** The user the new record belongs to. */
@@ -70,6 +71,7 @@ export class FileSharesService {
         sha256: source.sha256,
         createdBy: principal.userId,
       });
+      await emitFileEvent(tx, 'file.shared', source, { sharedAs: { id, ownerId: input.toUserId, fileClientId: input.fileClientId } });
       if (source.status === 'READY') {
         // The derived images are the source's too.
         await this.files.saveThumbnails(

@@ -12,6 +12,7 @@ import { mimeAllowed, sniffMime } from './content-type';
 import { eventForRequestedStatus, nextStatus, type FileStatusName } from './file-lifecycle';
 import { FilesRepository, tenantIdOf, tenantIdOfPrincipal, type FileRow } from './files.repository';
 import { UploadMeter } from './upload-meter';
+import { emitFileEvent } from './file-events';
 
 export interface StreamUploadInput {
   stream: Readable;
@@ -168,7 +169,7 @@ export class FileUploadService {
           }
           if (key !== upload.key) await addOutboxJob(tx, 'storage.delete-object', { key: upload.key, reason: 'duplicate content' });
           const mime = upload.sniffedMime ?? upload.declaredMime;
-          await this.files.create(tx, {
+          const created = await this.files.create(tx, {
             id: upload.id,
             ownerId,
             organizationId: principal.orgId,
@@ -197,6 +198,7 @@ export class FileUploadService {
             createdBy: principal.userId,
           });
           await addOutboxJob(tx, 'file.process', { fileId: upload.id, tenantId });
+          await emitFileEvent(tx, 'file.uploaded', created);
         }
       });
     } catch (error) {
@@ -288,6 +290,7 @@ export class FileUploadService {
         createdBy: file.ownerId,
       });
       await addOutboxJob(tx, 'file.process', { fileId: file.id, tenantId });
+      await emitFileEvent(tx, 'file.uploaded', { ...file, status: 'PROCESSING', size: BigInt(size), sha256, sniffedMime });
       return true;
     });
     if (!moved) throw new AppError('CONFLICT', `File ${file.id} received its bytes twice at once; the first delivery was kept`);
@@ -382,6 +385,7 @@ export class FileUploadService {
         createdBy: file.ownerId,
       });
       await addOutboxJob(tx, 'file.process', { fileId: file.id, tenantId });
+      await emitFileEvent(tx, 'file.uploaded', { ...file, status: 'PROCESSING', size: BigInt(head.size) });
     });
     this.relay.kick();
     return (await this.files.findForTenant(tenantId, file.id))!;

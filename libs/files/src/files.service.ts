@@ -6,6 +6,7 @@ import { AppError, Errors } from '@app/errors';
 import { STORAGE_DRIVER, type GetResult, type StorageDriver } from '@app/storage';
 import { contentDisposition, isActiveContent } from './content-type';
 import { MaintenanceRepository } from './maintenance.repository';
+import { emitFileEvent } from './file-events';
 import {
   FilesRepository,
   type FileListFilter,
@@ -123,7 +124,9 @@ export class FilesService {
   /** Soft delete: the record disappears from every read at once; the bytes stay until the purge job runs. */
   async softDelete(principal: Principal, id: string): Promise<FileRow> {
     const file = await this.mustWrite(principal, id);
-    return this.files.update(file.id, { deletedAt: new Date() });
+    const deleted = await this.files.update(file.id, { deletedAt: new Date() });
+    await emitFileEvent(this.files.client, 'file.deleted', deleted);
+    return deleted;
   }
 
   /**
@@ -137,6 +140,7 @@ export class FilesService {
       throw Errors.notFound('File', id);
     }
     await this.files.update(file.id, { deletedAt: new Date() });
+    await emitFileEvent(this.files.client, 'file.deleted', file, { purged: true });
     const [candidate] = (await this.maintenance.purgeable(new Date(Date.now() + 1000), 1, file.id)) ?? [];
     if (!candidate) return;
     const shared = await this.maintenance.keysStillReferenced(file.id, candidate.keys);
@@ -173,7 +177,9 @@ export class FilesService {
     if (!name || name.length > 200) throw Errors.badRequest('entityName must be 1 to 200 characters');
     if (!reference || reference.length > 500) throw Errors.badRequest('entityReference must be 1 to 500 characters');
     const file = await this.mustWrite(principal, fileId);
-    return this.files.upsertAssociation(file, name, reference, principal.userId);
+    const association = await this.files.upsertAssociation(file, name, reference, principal.userId);
+    await emitFileEvent(this.files.client, 'file.attached', file, { entityName: name, entityReference: reference });
+    return association;
   }
 
   async dissociate(principal: Principal, associationId: string): Promise<FileAssociation> {

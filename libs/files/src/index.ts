@@ -15,4 +15,5 @@ export * from './lifecycle-schedule';
 export * from './file-shares.service';
 export * from './file-previews.service';
 export * from './import-url.job';
-export { checkSourceUrl, SourceUrlError } from './source-url/safe-fetch';
+export { checkSourceUrl, pinnedLookup, SourceUrlError } from './source-url/safe-fetch';
+export * from './file-events';

@@ -7,16 +7,23 @@ export interface JobPayloads {
   'storage.delete-object': { key: string; reason: string };
   /** Fetches a file's bytes from a user-supplied URL (SSRF-guarded); see ImportUrlJob. */
   'file.import-url': { fileId: string; tenantId: string; url: string };
+  /** A file event of an organization: becomes one delivery per subscribed webhook (see WebhookDispatchJob). */
+  'webhook.dispatch': { event: FileEventName; organizationId: string; occurredAt: string; data: Record<string, unknown> };
+  /** One delivery to one webhook, retried with backoff (see WebhookDeliverJob). */
+  'webhook.deliver': { deliveryId: string };
   /** Scheduled housekeeping; see LifecycleSweepJob. */
   'lifecycle.sweep': { task: LifecycleTask };
 }
+
+export const FILE_EVENTS = ['file.uploaded', 'file.ready', 'file.failed', 'file.deleted', 'file.shared', 'file.attached'] as const;
+export type FileEventName = (typeof FILE_EVENTS)[number] | 'ping';
 
 export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted', 'collect-orphans'] as const;
 export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 export type JobName = keyof JobPayloads;
 
-export const JOB_NAMES = ['file.process', 'file.import-url', 'storage.delete-object', 'lifecycle.sweep'] as const satisfies readonly JobName[];
+export const JOB_NAMES = ['file.process', 'file.import-url', 'storage.delete-object', 'lifecycle.sweep', 'webhook.dispatch', 'webhook.deliver'] as const satisfies readonly JobName[];
 
 export interface JobContext {
   jobId: string;

@@ -34,3 +34,38 @@ ALTER TABLE "Collection" ADD COLUMN "parentSlugs" TEXT[] DEFAULT ARRAY[]::TEXT[]
 ALTER TABLE "Collection" ADD COLUMN "enabledLocations" TEXT[] DEFAULT ARRAY[]::TEXT[];
 ALTER TABLE "Collection" ADD COLUMN "enabledPurposes" TEXT[] DEFAULT ARRAY[]::TEXT[];
 CREATE INDEX "Collection_organizationId_schemaSlug_scope_idx" ON "Collection"("organizationId", "schemaSlug", "scope");
+
+-- Webhooks: an organization's subscriptions to file events, and every delivery attempt's outcome.
+CREATE TYPE "DeliveryStatus" AS ENUM ('PENDING', 'SUCCEEDED', 'FAILED');
+
+CREATE TABLE "Webhook" (
+    "id" TEXT NOT NULL,
+    "organizationId" TEXT NOT NULL,
+    "url" TEXT NOT NULL,
+    "events" TEXT[],
+    "secretEncrypted" TEXT NOT NULL,
+    "active" BOOLEAN NOT NULL DEFAULT true,
+    "createdBy" TEXT NOT NULL,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "Webhook_pkey" PRIMARY KEY ("id")
+);
+CREATE INDEX "Webhook_organizationId_idx" ON "Webhook"("organizationId");
+
+CREATE TABLE "WebhookDelivery" (
+    "id" TEXT NOT NULL,
+    "webhookId" TEXT NOT NULL,
+    "event" TEXT NOT NULL,
+    "payload" JSONB NOT NULL,
+    "status" "DeliveryStatus" NOT NULL DEFAULT 'PENDING',
+    "attempts" INTEGER NOT NULL DEFAULT 0,
+    "lastStatusCode" INTEGER,
+    "lastError" TEXT,
+    "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
+    "deliveredAt" TIMESTAMP(3),
+
+    CONSTRAINT "WebhookDelivery_pkey" PRIMARY KEY ("id")
+);
+CREATE INDEX "WebhookDelivery_webhookId_createdAt_idx" ON "WebhookDelivery"("webhookId", "createdAt" DESC);
+ALTER TABLE "WebhookDelivery" ADD CONSTRAINT "WebhookDelivery_webhookId_fkey" FOREIGN KEY ("webhookId") REFERENCES "Webhook"("id") ON DELETE CASCADE ON UPDATE CASCADE;

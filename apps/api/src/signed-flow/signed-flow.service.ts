@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import type { JWTPayload } from 'jose';
 import { isPrivileged, type Principal } from '@app/auth';
 import { Errors } from '@app/errors';
-import { FileSharesService, FilesRepository, FilesService, FileUploadService, type FileRow, type StagedUpload } from '@app/files';
+import { emitFileEvent, FileSharesService, FilesRepository, FilesService, FileUploadService, type FileRow, type StagedUpload } from '@app/files';
 import { RateLimitService } from '@app/rate-limit';
 import { FileClientsService, FileSignaturesService } from '@app/signatures';
 import { readMultipartFiles } from '../http/multipart';
@@ -94,6 +94,7 @@ export class SignedFlowService {
         const signature = await this.signatures.sign(meta.fileClientId, uploadClaims(file, signedMeta));
         if (!attach) return { id: file.id, signature, originalFilename: file.originalFilename };
         await this.repository.upsertAssociation(file, attach.modelName, attach.itemId, principal.userId);
+        await emitFileEvent(this.repository.client, 'file.attached', file, { entityName: attach.modelName, entityReference: attach.itemId });
         const publicSignature = await this.signatures.sign(meta.fileClientId, publicClaims(file, signedMeta));
         return { id: file.id, signature, originalFilename: file.originalFilename, attached: true, publicSignature };
       }),
@@ -173,6 +174,7 @@ export class SignedFlowService {
     }
     // The same file on the same item twice is the same attachment.
     await this.repository.upsertAssociation(file, payload.modelName, payload.itemId, principal.userId);
+    await emitFileEvent(this.repository.client, 'file.attached', file, { entityName: payload.modelName, entityReference: payload.itemId });
     const signedMeta = signedMetaOf(file) ?? fallbackMeta(file, claimed);
     const publicSignature = await this.signatures.sign(payload.fileClientId, publicClaims(file, signedMeta));
     return { id: file.id, signature: publicSignature, publicSignature, attached: true };

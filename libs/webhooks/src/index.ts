@@ -1,0 +1,2 @@
+export * from './webhooks.service';
+export * from './webhooks.module';
