@@ -20,6 +20,7 @@ import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
 import { ConsoleController } from './console/console.controller';
 import { WebhooksController } from './webhooks/webhooks.controller';
+import { QuotasController } from './quotas/quotas.controller';
 import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
@@ -61,7 +62,7 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, FilesController, PublicFilesController],
+      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, FilesController, PublicFilesController],
       providers: [
         FilesResolver,
         JsonObjectScalar,

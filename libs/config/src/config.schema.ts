@@ -85,6 +85,11 @@ export const configSchema = z
     // Uploads without credentials (epilot uploadFilePublic): largest file, and requests per IP per rate-limit window.
     PUBLIC_UPLOAD_MAX_BYTES: positiveInt.default(10 * 1024 * 1024),
     PUBLIC_UPLOAD_PER_IP: z.coerce.number().int().min(0).default(20),
+    // Default quotas (0: none); an admin can set others per organization or user (PUT /quotas/...).
+    QUOTA_ORG_BYTES: z.coerce.number().int().min(0).default(0),
+    QUOTA_ORG_FILES: z.coerce.number().int().min(0).default(0),
+    QUOTA_USER_BYTES: z.coerce.number().int().min(0).default(0),
+    QUOTA_USER_FILES: z.coerce.number().int().min(0).default(0),
     MAX_UPLOAD_BYTES: positiveInt.default(104_857_600),
     SIGNED_URL_TTL_SECONDS: positiveInt.max(7 * 24 * 3600).default(300),
     STORAGE_SIGNING_SECRET: z.string().min(16).optional(),
@@ -152,6 +157,8 @@ export interface AppConfig {
   epilot: { tempUploadTtlSeconds: number; publicUploadMaxBytes: number; publicUploadPerIp: number; customUrlSecret: string };
   sourceUrl: { allowList: string[]; timeoutMs: number };
   webhooks: { allowList: string[] };
+  /** Defaults; 0 means no limit. */
+  quotas: { orgBytes: number; orgFiles: number; userBytes: number; userFiles: number };
   /** Unset: the storage-events endpoint is off. */
   storageEvents: { token?: string };
   uploads: { maxBytes: number; signedUrlTtlSeconds: number };

@@ -62,6 +62,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     },
     sourceUrl: { allowList: raw.SOURCE_URL_ALLOW_HOSTS, timeoutMs: raw.SOURCE_URL_TIMEOUT_MS },
     webhooks: { allowList: raw.WEBHOOK_ALLOW_HOSTS },
+    quotas: { orgBytes: raw.QUOTA_ORG_BYTES, orgFiles: raw.QUOTA_ORG_FILES, userBytes: raw.QUOTA_USER_BYTES, userFiles: raw.QUOTA_USER_FILES },
     rateLimit: {
       windowSeconds: raw.RATE_LIMIT_WINDOW_SECONDS,
       perUser: raw.RATE_LIMIT_PER_USER,

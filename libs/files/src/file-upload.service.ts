@@ -13,6 +13,7 @@ import { eventForRequestedStatus, nextStatus, type FileStatusName } from './file
 import { FilesRepository, tenantIdOf, tenantIdOfPrincipal, type FileRow } from './files.repository';
 import { UploadMeter } from './upload-meter';
 import { emitFileEvent } from './file-events';
+import { QuotasService } from './quotas.service';
 
 export interface StreamUploadInput {
   stream: Readable;
@@ -77,6 +78,7 @@ export class FileUploadService {
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly relay: OutboxRelay,
+    private readonly quotas: QuotasService,
   ) {}
 
   async category(key = 'default'): Promise<FileCategory> {
@@ -116,9 +118,13 @@ export class FileUploadService {
   async stage(principal: Principal, input: StreamUploadInput): Promise<StagedUpload> {
     const category = await this.category(input.categoryKey);
     this.checkDeclaredType(category, input.declaredMime);
+    // Quotas first: one more file must fit, and the stream is cut where the bytes left run out.
+    const admission = await this.quotas.admit({ userId: principal.userId, orgId: principal.orgId });
     const id = randomUUID();
     const key = StorageLocator.originalKey(tenantIdOfPrincipal(principal), id);
-    const meter = new UploadMeter(this.maxBytesFor(category));
+    const categoryMax = this.maxBytesFor(category);
+    const meter =
+      admission.remainingBytes < categoryMax ? new UploadMeter(admission.remainingBytes, admission.quotaError) : new UploadMeter(categoryMax);
     const body = new PassThrough();
     let stored = false;
     try {
@@ -218,6 +224,8 @@ export class FileUploadService {
   async createIntent(principal: Principal, input: UploadIntentInput): Promise<{ file: FileRow; category: FileCategory }> {
     const category = await this.category(input.categoryKey);
     this.checkDeclaredType(category, input.contentType);
+    // Bytes are not known yet: one more file must fit and some bytes must be left; completion checks the size.
+    await this.quotas.admit({ userId: principal.userId, orgId: principal.orgId });
     const id = randomUUID();
     const key = StorageLocator.originalKey(tenantIdOfPrincipal(principal), id);
     await this.files.transaction(async (tx) => {
@@ -268,6 +276,11 @@ export class FileUploadService {
       throw error;
     }
     const { size, sha256, head } = meter.digest();
+    const overQuota = await this.quotas.checkCompleted({ userId: file.ownerId, orgId: file.organizationId }, file.id, size);
+    if (overQuota) {
+      await this.discard(file.storageKey, true);
+      throw new AppError('QUOTA_EXCEEDED', overQuota);
+    }
     const sniffedMime = await sniffMime(head);
     const tenantId = tenantIdOf(file);
     const moved = await this.files.transaction(async (tx) => {
@@ -356,6 +369,12 @@ export class FileUploadService {
     nextStatus(file.status, 'uploaded');
     const head = await this.storage.head(file.storageKey);
     if (!head) throw new AppError('UPLOAD_INCOMPLETE', `File ${file.id} has not been uploaded yet`);
+    const overQuota = await this.quotas.checkCompleted({ userId: file.ownerId, orgId: file.organizationId }, file.id, head.size);
+    if (overQuota) {
+      await this.files.updateIfStatus(this.files.client, tenantIdOf(file), file.id, 'UPLOADING', { status: nextStatus('UPLOADING', 'failed'), failureReason: overQuota, size: head.size });
+      await this.discard(file.storageKey, true);
+      throw new AppError('QUOTA_EXCEEDED', overQuota);
+    }
     const problem = this.policyProblem(file, head);
     const tenantId = tenantIdOf(file);
     if (problem) {

@@ -9,6 +9,7 @@ import { ImportUrlJob } from './import-url.job';
 import { FilesRepository } from './files.repository';
 import { FileSharesService } from './file-shares.service';
 import { FilePreviewsService } from './file-previews.service';
+import { QuotasService } from './quotas.service';
 import { FileUploadService } from './file-upload.service';
 import { LifecycleSweepJob } from './lifecycle-sweep.job';
 import { MaintenanceRepository } from './maintenance.repository';
@@ -25,7 +26,7 @@ const mediaProcessor = {
 };
 
 @Module({
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, FileCategoriesService, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
+  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

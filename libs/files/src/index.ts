@@ -17,3 +17,4 @@ export * from './file-previews.service';
 export * from './import-url.job';
 export { checkSourceUrl, pinnedLookup, SourceUrlError } from './source-url/safe-fetch';
 export * from './file-events';
+export * from './quotas.service';

@@ -15,13 +15,17 @@ export class UploadMeter extends Transform {
   private headLength = 0;
   bytes = 0;
 
-  constructor(private readonly maxBytes: number) {
+  /** `tooLarge` makes the error past the limit (a quota's, when a quota is what limits this upload). */
+  constructor(
+    private readonly maxBytes: number,
+    private readonly tooLarge: () => Error = () => Errors.tooLarge(maxBytes),
+  ) {
     super();
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
     this.bytes += chunk.length;
-    if (this.bytes > this.maxBytes) return callback(Errors.tooLarge(this.maxBytes));
+    if (this.bytes > this.maxBytes) return callback(this.tooLarge());
     this.hash.update(chunk);
     if (this.headLength < SNIFF_BYTES) {
       const slice = chunk.subarray(0, SNIFF_BYTES - this.headLength);

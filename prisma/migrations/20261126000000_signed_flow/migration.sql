@@ -69,3 +69,15 @@ CREATE TABLE "WebhookDelivery" (
 );
 CREATE INDEX "WebhookDelivery_webhookId_createdAt_idx" ON "WebhookDelivery"("webhookId", "createdAt" DESC);
 ALTER TABLE "WebhookDelivery" ADD CONSTRAINT "WebhookDelivery_webhookId_fkey" FOREIGN KEY ("webhookId") REFERENCES "Webhook"("id") ON DELETE CASCADE ON UPDATE CASCADE;
+
+-- Quotas set for one organization or one user (the defaults come from QUOTA_* settings).
+CREATE TABLE "Quota" (
+    "scope" TEXT NOT NULL,
+    "subjectId" TEXT NOT NULL,
+    "maxBytes" BIGINT,
+    "maxFiles" INTEGER,
+    "updatedAt" TIMESTAMP(3) NOT NULL,
+
+    CONSTRAINT "Quota_pkey" PRIMARY KEY ("scope", "subjectId")
+);
+CREATE INDEX "File_ownerId_idx" ON "File"("ownerId");

@@ -39,6 +39,8 @@ function fromAppError(error: AppError): Answer {
       return failure(415);
     case 'RANGE_NOT_SATISFIABLE':
       return failure(416);
+    case 'QUOTA_EXCEEDED':
+      return failure(413, { quota: error.details });
     case 'RATE_LIMITED':
       return failure(429, { retryAfterSeconds: error.details?.retryAfterSeconds });
     case 'STORAGE_UNAVAILABLE':

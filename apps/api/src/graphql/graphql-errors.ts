@@ -23,6 +23,8 @@ function graphqlCode(code: ErrorCode): string {
       return 'CONFLICT';
     case 'RATE_LIMITED':
       return 'TOO_MANY_REQUESTS';
+    case 'QUOTA_EXCEEDED':
+      return 'QUOTA_EXCEEDED';
     case 'STORAGE_UNAVAILABLE':
       return 'SERVICE_UNAVAILABLE';
   }

@@ -37,6 +37,8 @@ function errorName(code: ErrorCode): string {
       return 'Unsupported Media Type';
     case 'RATE_LIMITED':
       return 'Too Many Requests';
+    case 'QUOTA_EXCEEDED':
+      return 'Payload Too Large';
     case 'STORAGE_UNAVAILABLE':
       return 'Service Unavailable';
   }

@@ -21,7 +21,7 @@ const CONDO_CODE: Record<number, string> = {
 function condoType(body: { statusCode: number; code?: string; field?: string }): string {
   if (body.code === 'RATE_LIMITED') return 'RATE_LIMIT_EXCEEDED';
   if (body.code === 'UNAUTHENTICATED') return 'AUTHORIZATION_REQUIRED';
-  if (body.code === 'PAYLOAD_TOO_LARGE') return 'PAYLOAD_TOO_LARGE';
+  if (body.code === 'PAYLOAD_TOO_LARGE' || body.code === 'QUOTA_EXCEEDED') return 'PAYLOAD_TOO_LARGE';
   if (body.code === 'NOT_FOUND') return 'FILE_NOT_FOUND';
   if (body.code === 'SIGNATURE_INVALID' || body.code === 'SIGNATURE_EXPIRED') return 'INVALID_SIGNATURE';
   if (body.field === 'meta' || body.field?.startsWith('meta.')) return body.field === 'meta.fileClientId' ? 'INVALID_APP_ID' : 'INVALID_META';
