@@ -20,7 +20,7 @@ export function fileEventData(file: Pick<File, 'id' | 'originalFilename' | 'stat
 /**
  * Records a file event for the organization's webhooks, through the outbox: inside the transaction of the change
  * when there is one (the event exists exactly when the change does), otherwise right after it. Files without an
- * organization have no webhooks, so nothing is written for them.
+ * organization have no webhooks, and an organization without an active webhook gets nothing written either.
  */
 export async function emitFileEvent(
   tx: Tx,
@@ -29,6 +29,9 @@ export async function emitFileEvent(
   extra: Record<string, unknown> = {},
 ): Promise<void> {
   if (!file.organizationId) return;
+  // Nobody listening: no job at all (the common case costs one indexed lookup, not two queued jobs per upload).
+  const listening = await tx.webhook.findFirst({ where: { organizationId: file.organizationId, active: true }, select: { id: true } });
+  if (!listening) return;
   await addOutboxJob(tx, 'webhook.dispatch', {
     event,
     organizationId: file.organizationId,

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import { MediaError, MediaProcessor, readMediaInput } from '@app/media';
-import type { JobContext, JobHandler, JobOutcome, JobPayloads } from '@app/queue';
+import { OutboxRelay, type JobContext, type JobHandler, type JobOutcome, type JobPayloads } from '@app/queue';
 import { STORAGE_DRIVER, StorageLocator, StorageNotFoundError, type StorageDriver } from '@app/storage';
 import { mimeAllowed, sniffMime } from './content-type';
 import { nextStatus } from './file-lifecycle';
@@ -43,6 +43,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     private readonly files: FilesRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     private readonly media: MediaProcessor,
+    private readonly relay: OutboxRelay,
   ) {}
 
   async handle({ fileId, tenantId }: Payload, { signal }: JobContext): Promise<JobOutcome> {
@@ -82,7 +83,10 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       { ...measuredData, pageCount: derived.pageCount ?? null, width: derived.width ?? null, height: derived.height ?? null },
       derived.thumbnails,
     );
-    if (moved) await emitFileEvent(this.files.client, 'file.ready', { ...file, status: 'READY', size: BigInt(measured.size), sha256: measured.sha256, sniffedMime });
+    if (moved) {
+      await emitFileEvent(this.files.client, 'file.ready', { ...file, status: 'READY', size: BigInt(measured.size), sha256: measured.sha256, sniffedMime });
+      this.relay.kick();
+    }
     // Not moved: another run finished first; it wrote the same derived keys, so nothing is left behind.
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
   }
@@ -164,7 +168,10 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       processedAt: new Date(),
     });
     const file = moved ? await this.files.findForTenant(tenantId, fileId) : null;
-    if (file) await emitFileEvent(this.filesDb(), 'file.failed', file, { reason });
+    if (file) {
+      await emitFileEvent(this.filesDb(), 'file.failed', file, { reason });
+      this.relay.kick();
+    }
     return { status: 'failed', detail: reason };
   }
 

@@ -5,6 +5,7 @@ import type { FileAssociation } from '@app/database';
 import { AppError, Errors } from '@app/errors';
 import { STORAGE_DRIVER, type GetResult, type StorageDriver } from '@app/storage';
 import { contentDisposition, isActiveContent } from './content-type';
+import { OutboxRelay } from '@app/queue';
 import { MaintenanceRepository } from './maintenance.repository';
 import { emitFileEvent } from './file-events';
 import {
@@ -28,6 +29,7 @@ export class FilesService {
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly maintenance: MaintenanceRepository,
+    private readonly relay: OutboxRelay,
   ) {}
 
   async get(principal: Principal, id: string): Promise<FileRow> {
@@ -126,6 +128,7 @@ export class FilesService {
     const file = await this.mustWrite(principal, id);
     const deleted = await this.files.update(file.id, { deletedAt: new Date() });
     await emitFileEvent(this.files.client, 'file.deleted', deleted);
+    this.relay.kick();
     return deleted;
   }
 
@@ -141,6 +144,7 @@ export class FilesService {
     }
     await this.files.update(file.id, { deletedAt: new Date() });
     await emitFileEvent(this.files.client, 'file.deleted', file, { purged: true });
+    this.relay.kick();
     const [candidate] = (await this.maintenance.purgeable(new Date(Date.now() + 1000), 1, file.id)) ?? [];
     if (!candidate) return;
     const shared = await this.maintenance.keysStillReferenced(file.id, candidate.keys);
@@ -179,6 +183,7 @@ export class FilesService {
     const file = await this.mustWrite(principal, fileId);
     const association = await this.files.upsertAssociation(file, name, reference, principal.userId);
     await emitFileEvent(this.files.client, 'file.attached', file, { entityName: name, entityReference: reference });
+    this.relay.kick();
     return association;
   }
 
