@@ -54,8 +54,14 @@ export class TokenService {
   }
 }
 
+// Clocks drift a little; a token issued further ahead than this was minted wrongly or forged to live longer.
+const MAX_CLOCK_SKEW_SECONDS = 60;
+
 export function principalFromClaims(claims: Record<string, unknown>): Principal {
-  const { sub, org, role } = claims;
+  const { sub, org, role, iat, nbf } = claims;
+  const now = Math.floor(Date.now() / 1000);
+  if (typeof iat === 'number' && iat > now + MAX_CLOCK_SKEW_SECONDS) throw Errors.unauthenticated('The bearer token is issued in the future (iat)');
+  if (typeof nbf === 'number' && nbf > now + MAX_CLOCK_SKEW_SECONDS) throw Errors.unauthenticated('The bearer token is not valid yet (nbf)');
   if (typeof sub !== 'string' || sub.length === 0) throw Errors.unauthenticated('The bearer token has no subject (sub)');
   if (org !== undefined && (typeof org !== 'string' || org.length === 0)) {
     throw Errors.unauthenticated('The bearer token has an invalid org claim');

@@ -1,3 +1,4 @@
+import { Errors } from '@app/errors';
 import { fileTypeFromBuffer } from 'file-type';
 
 /** The MIME type the bytes say they are, or null when the format isn't recognised (plain text, CSV, …). */
@@ -30,4 +31,22 @@ export function contentDisposition(filename: string, disposition: 'inline' | 'at
   const fallback = cleaned.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_').replace(/[%;]/g, '_');
   const encoded = encodeURIComponent(cleaned).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
   return `${disposition}; filename="${fallback}"; filename*=UTF-8''${encoded}`;
+}
+
+const MAX_FILENAME_LENGTH = 255;
+// C0/C1 controls (NUL, CR, LF…), and the bidirectional controls that make "exe.pdf" show as "fdp.exe".
+const FORBIDDEN_IN_NAMES = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069\u200e\u200f]/;
+
+/**
+ * A file name as a user gave it, checked before anything is stored: 1–255 characters, no path separators, no
+ * control or bidirectional-override characters. The name is only ever metadata (storage keys are hashes), but it
+ * ends up in headers, logs and other people's download dialogs.
+ */
+export function checkFilename(name: string, field = 'filename'): string {
+  if (name.length === 0 || name.trim().length === 0) throw Errors.badRequest(`${field} must not be empty`, { field });
+  if (name.length > MAX_FILENAME_LENGTH) throw Errors.badRequest(`${field} must be at most ${MAX_FILENAME_LENGTH} characters, got ${name.length}`, { field });
+  if (FORBIDDEN_IN_NAMES.test(name)) throw Errors.badRequest(`${field} must not contain control or bidirectional-override characters`, { field });
+  if (/[\\/]/.test(name)) throw Errors.badRequest(`${field} must be a name, not a path (no / or \\)`, { field });
+  if (name === '.' || name === '..') throw Errors.badRequest(`${field} must be a name, not ${name}`, { field });
+  return name;
 }

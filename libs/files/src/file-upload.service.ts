@@ -8,7 +8,7 @@ import type { FileCategory } from '@app/database';
 import { AppError, Errors } from '@app/errors';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
 import { STORAGE_DRIVER, StorageLocator, type PresignedPost, type StorageDriver } from '@app/storage';
-import { mimeAllowed, sniffMime } from './content-type';
+import { checkFilename, mimeAllowed, sniffMime } from './content-type';
 import { eventForRequestedStatus, nextStatus, type FileStatusName } from './file-lifecycle';
 import { FilesRepository, tenantIdOf, tenantIdOfPrincipal, type FileRow } from './files.repository';
 import { UploadMeter } from './upload-meter';
@@ -116,6 +116,7 @@ export class FileUploadService {
    * recorded yet, so several files of one request can be committed (or discarded) together.
    */
   async stage(principal: Principal, input: StreamUploadInput): Promise<StagedUpload> {
+    checkFilename(input.filename);
     const category = await this.category(input.categoryKey);
     this.checkDeclaredType(category, input.declaredMime);
     // Quotas first: one more file must fit, and the stream is cut where the bytes left run out.
@@ -222,6 +223,7 @@ export class FileUploadService {
 
   /** Direct-to-storage uploads, step 1: the record in UPLOADING and where its bytes must go. */
   async createIntent(principal: Principal, input: UploadIntentInput): Promise<{ file: FileRow; category: FileCategory }> {
+    checkFilename(input.filename);
     const category = await this.category(input.categoryKey);
     this.checkDeclaredType(category, input.contentType);
     // Bytes are not known yet: one more file must fit and some bytes must be left; completion checks the size.

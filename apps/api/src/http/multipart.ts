@@ -28,7 +28,8 @@ export function readSingleFile<T>(
     }
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: 1, fields: 50, fieldSize: 64 * 1024 } });
+      // preservePath: the name as sent, so a path in it is refused (checkFilename) instead of silently cut.
+      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true, limits: { files: 1, fields: 50, parts: 100, fieldSize: 64 * 1024, headerPairs: 50 } });
     } catch (error) {
       return reject(Errors.badRequest(`Malformed multipart body: ${(error as Error).message}`));
     }
@@ -45,10 +46,26 @@ export function readSingleFile<T>(
     req.on('close', () => {
       if (!req.complete) aborter.abort(Errors.badRequest('The client closed the connection before the upload finished'));
     });
-    parser.on('field', (name, value) => {
+    parser.on('field', (name, value, info) => {
+      if (info.valueTruncated) {
+        aborter.abort();
+        return finish(() => reject(Errors.badRequest(`Field '${name}' is longer than 65536 bytes`, { field: name })));
+      }
       fields[name] = value;
     });
+    // Thousands of parts or fields are an attack on the parser, not an upload.
+    for (const limit of ['partsLimit', 'fieldsLimit'] as const) {
+      parser.on(limit, () => {
+        aborter.abort();
+        req.unpipe(parser);
+        req.resume();
+        finish(() => reject(Errors.badRequest('Too many parts in the multipart body (at most 100, and one file)')));
+      });
+    }
     parser.on('file', (name, stream, info) => {
+      // A truncated body errors the part's stream; whoever reads it sees the error, and a skipped part must not
+      // crash the process with an unhandled one.
+      stream.on('error', () => undefined);
       if (name !== fieldName || handled) {
         stream.resume();
         return;
@@ -101,7 +118,7 @@ export function readMultipartFiles<T>(
     }
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { files: options.maxFiles, fields: 20, fieldSize: options.maxFieldBytes } });
+      parser = busboy({ headers: req.headers, defParamCharset: 'utf8', preservePath: true, limits: { files: options.maxFiles, fields: 20, parts: options.maxFiles + 20, fieldSize: options.maxFieldBytes, headerPairs: 50 } });
     } catch (error) {
       return reject(Errors.badRequest(`Malformed multipart body: ${(error as Error).message}`));
     }
@@ -133,6 +150,7 @@ export function readMultipartFiles<T>(
       fields[name] = value;
     });
     parser.on('file', (_name, stream, info) => {
+      stream.on('error', () => undefined);
       if (failed) {
         stream.resume();
         return;
@@ -151,6 +169,7 @@ export function readMultipartFiles<T>(
     });
     parser.on('filesLimit', () => fail(Errors.badRequest(`At most ${options.maxFiles} files may be uploaded in one request`)));
     parser.on('fieldsLimit', () => fail(Errors.badRequest('Too many fields in the multipart body')));
+    parser.on('partsLimit', () => fail(Errors.badRequest('Too many parts in the multipart body')));
     parser.on('error', (error: Error) => fail(Errors.badRequest(`Malformed multipart body: ${error.message}`)));
     parser.on('close', () => {
       chain.then(
