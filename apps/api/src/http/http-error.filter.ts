@@ -49,6 +49,8 @@ export function setErrorHeaders(res: Response, exception: unknown): void {
   if (exception instanceof AppError && exception.code === 'RATE_LIMITED') {
     res.setHeader('Retry-After', String(exception.details?.retryAfterSeconds ?? 1));
   }
+  const prismaCode = (exception as { code?: unknown })?.code;
+  if (prismaCode === 'P2024' || prismaCode === 'P2028') res.setHeader('Retry-After', '1');
 }
 
 /** Maps domain errors to JSON for REST; anything unknown is a 500 with the request id, logged once. */
@@ -84,6 +86,12 @@ export class HttpErrorFilter implements ExceptionFilter {
             ? ((response as { message: string[] }).message).join('; ')
             : String((response as { message?: unknown }).message ?? exception.message);
       return { statusCode: status, error: exception.name.replace(/Exception$/, ''), message };
+    }
+    // Every database connection stayed busy for the whole wait: a momentary overload, not a fault. Say so, and when
+    // to try again, instead of a 500.
+    const prismaCode = (exception as { code?: unknown })?.code;
+    if (prismaCode === 'P2024' || prismaCode === 'P2028') {
+      return { statusCode: 503, error: 'Service Unavailable', message: 'The database is busy; try again in a moment', code: 'DATABASE_BUSY' };
     }
     // The client went away mid-request: nobody is left to answer, and nothing went wrong on our side.
     if ((exception as { name?: string })?.name === 'AbortError') {
