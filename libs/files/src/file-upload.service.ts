@@ -129,12 +129,12 @@ export class FileUploadService {
     const body = new PassThrough();
     let stored = false;
     try {
-      await Promise.all([
+      await settleBoth(
         pipeline(input.stream, meter, body, { signal: input.signal }),
         this.storage.put(key, body, { contentType: input.declaredMime, signal: input.signal }).then(() => {
           stored = true;
         }),
-      ]);
+      );
       const { size, sha256, head } = meter.digest();
       return {
         id,
@@ -267,12 +267,12 @@ export class FileUploadService {
     const body = new PassThrough();
     let stored = false;
     try {
-      await Promise.all([
+      await settleBoth(
         pipeline(stream, meter, body, ...(options.signal ? [{ signal: options.signal }] : [])),
         this.storage.put(file.storageKey, body, { contentType: options.contentType ?? file.declaredMime ?? undefined, signal: options.signal }).then(() => {
           stored = true;
         }),
-      ]);
+      );
     } catch (error) {
       await this.discard(file.storageKey, stored);
       throw error;
@@ -468,4 +468,15 @@ export class FileUploadService {
         .catch(() => undefined);
     }
   }
+}
+
+/**
+ * Waits for the reading side and the storage write to finish, whatever happens to either, then fails with the
+ * first error (the reading side's: the size limit, a quota, a client that went away). Failing as soon as one side
+ * fails would answer while the driver is still removing its partial write.
+ */
+async function settleBoth(reading: Promise<unknown>, writing: Promise<unknown>): Promise<void> {
+  const [read, written] = await Promise.allSettled([reading, writing]);
+  if (read.status === 'rejected') throw read.reason;
+  if (written.status === 'rejected') throw written.reason;
 }
