@@ -68,7 +68,12 @@ export class HttpErrorFilter implements ExceptionFilter {
       return;
     }
     setErrorHeaders(res, exception);
-    res.status(body.statusCode).json(body);
+    res.status(body.statusCode).json(this.shape(body, exception));
+  }
+
+  /** The JSON answered for `body`; surfaces with an envelope of their own (Condo, epilot) extend this. */
+  protected shape(body: ErrorBody, _exception: unknown): object {
+    return body;
   }
 
   toBody(exception: unknown, req: Request): ErrorBody {

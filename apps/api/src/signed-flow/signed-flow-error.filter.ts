@@ -1,8 +1,7 @@
-import { Catch, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import { Catch } from '@nestjs/common';
 import { AppError } from '@app/errors';
 import { logContext } from '@app/logging';
-import { HttpErrorFilter, setErrorHeaders } from '../http/http-error.filter';
+import { HttpErrorFilter, type ErrorBody } from '../http/http-error.filter';
 
 // Condo's GraphQL-style codes (packages/keystone/errors) by HTTP status.
 const CONDO_CODE: Record<number, string> = {
@@ -37,24 +36,14 @@ function condoType(body: { statusCode: number; code?: string; field?: string }):
  * what Condo apps and its client read.
  */
 @Catch()
-export class SignedFlowErrorFilter implements ExceptionFilter {
-  private readonly base = new HttpErrorFilter();
-
-  catch(exception: unknown, host: ArgumentsHost): void {
-    const res = host.switchToHttp().getResponse<Response>();
-    const req = host.switchToHttp().getRequest<Request>();
-    const body = this.base.toBody(exception, req);
-    if (res.headersSent) {
-      res.destroy();
-      return;
-    }
-    setErrorHeaders(res, exception);
+export class SignedFlowErrorFilter extends HttpErrorFilter {
+  protected override shape(body: ErrorBody, exception: unknown): object {
     const reqId = logContext.getStore()?.reqId;
     const extensions = {
       code: body.statusCode >= 500 ? 'INTERNAL_ERROR' : (CONDO_CODE[body.statusCode] ?? 'BAD_USER_INPUT'),
       type: exception instanceof AppError || body.statusCode < 500 ? condoType(body) : 'INTERNAL_ERROR',
       message: body.message,
     };
-    res.status(body.statusCode).json({ ...body, errors: [{ name: 'GQLError', message: body.message, ...(reqId ? { reqId } : {}), extensions }] });
+    return { ...body, errors: [{ name: 'GQLError', message: body.message, ...(reqId ? { reqId } : {}), extensions }] };
   }
 }
