@@ -159,8 +159,7 @@ export class FilesService {
   ): Promise<{ file: FileRow; object: GetResult }> {
     const file = await this.files.findPublic(id);
     if (!file || (file.status !== 'READY' && file.status !== 'PROCESSING')) throw Errors.notFound('File', id);
-    const range = rangeFor(file.size === null ? null : Number(file.size));
-    return { file, object: await this.storage.get(file.storageKey, { range }) };
+    return { file, object: await this.openContent(file, rangeFor) };
   }
 
   /** The bytes of a file the caller has already been authorised for (by a signature, say). */

@@ -17,7 +17,7 @@ import {
 } from './epilot.dto';
 import { EpilotService, type PreviewQuery } from './epilot.service';
 import type { FileEntityView, S3Ref } from './epilot.view';
-import { sendPreview } from './send-preview';
+import { sendPreview } from '../http/send-preview';
 import { SESSION_COOKIE, sessionCookie } from './session-cookie';
 import { ZodBody } from '../http/openapi';
 

@@ -6,7 +6,7 @@ import { parseOrThrow } from '../http/zod-validation.pipe';
 import { EpilotErrorFilter } from './epilot-error.filter';
 import { intParam, uploadFileSchema } from './epilot.dto';
 import { EpilotService } from './epilot.service';
-import { sendPreview } from './send-preview';
+import { sendPreview } from '../http/send-preview';
 import { ZodBody } from '../http/openapi';
 
 /** epilot routes that take no bearer token: their credential is a link, a signature, or nothing (public upload). */

@@ -1,15 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { z } from 'zod';
 import type { Request, Response } from 'express';
-import { pipeline } from 'node:stream/promises';
-import { Readable } from 'node:stream';
 import { CurrentPrincipal, type Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { Errors } from '@app/errors';
-import { contentDisposition, FilePreviewsService, FilesService, FileUploadService, parsePageRequest, type PreviewRequest } from '@app/files';
+import { FilePreviewsService, FilesService, FileUploadService, parsePageRequest, type PreviewRequest } from '@app/files';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listFilesQuerySchema, updateFileSchema } from './file-query';
 import { readSingleFile } from '../http/multipart';
+import { sendPreview } from '../http/send-preview';
 import { toFileDetailView, toFileView, type FileDetailView, type FileView } from './file.view';
 import { MultipartBody, ZodBody } from '../http/openapi';
 
@@ -113,22 +112,7 @@ export class FilesController {
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    const preview = await this.previews.preview(principal, id, parsePreviewQuery(query));
-    res.setHeader('ETag', preview.etag);
-    res.setHeader('Cache-Control', 'private, max-age=3600');
-    res.setHeader('X-Content-Type-Options', 'nosniff');
-    if (req.headers['if-none-match'] === preview.etag) {
-      if (!Buffer.isBuffer(preview.body)) (preview.body as Readable).destroy();
-      res.status(304).end();
-      return;
-    }
-    const extension = preview.mime.split('/')[1];
-    res.setHeader('Content-Type', preview.mime);
-    res.setHeader('Content-Length', String(preview.size));
-    res.setHeader('Content-Disposition', contentDisposition(`${preview.file.originalFilename.replace(/\.[^.]*$/, '')}-preview.${extension}`, 'inline'));
-    res.setHeader('X-Preview-Cache', preview.cached ? 'hit' : 'miss');
-    res.status(200);
-    await pipeline(Buffer.isBuffer(preview.body) ? Readable.from([preview.body]) : (preview.body as Readable), res);
+    await sendPreview(req, res, await this.previews.preview(principal, id, parsePreviewQuery(query)));
   }
 
   @Get(':id/download-url')

@@ -1,6 +1,7 @@
 import { pipeline } from 'node:stream/promises';
 import type { Request, Response } from 'express';
-import { parseRangeHeader } from '@app/storage';
+import { contentDisposition, isActiveContent, servedContentType, type FileRow } from '@app/files';
+import { parseRangeHeader, type GetResult } from '@app/storage';
 import { Errors } from '@app/errors';
 
 /** Parses the request's Range header against the object's size; 416 when it cannot be served. */
@@ -36,4 +37,18 @@ export async function sendObject(res: Response, object: ObjectResponse): Promise
     res.status(200);
   }
   await pipeline(object.body, res);
+}
+
+/**
+ * A file's bytes as its own content: the type sniffed from them, shown inline unless it is active content (then a
+ * download), with the original name.
+ */
+export function sendFileContent(res: Response, file: FileRow, object: GetResult, cacheControl: string): Promise<void> {
+  const type = servedContentType(file);
+  return sendObject(res, {
+    ...object,
+    contentType: type,
+    contentDisposition: contentDisposition(file.originalFilename, isActiveContent(type) ? 'attachment' : 'inline'),
+    cacheControl,
+  });
 }

@@ -1,8 +1,8 @@
 import { Controller, Get, Param, ParseUUIDPipe, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { Public } from '@app/auth';
-import { contentDisposition, FilesService, isActiveContent, servedContentType } from '@app/files';
-import { requestedRange, sendObject } from '../http/send-object';
+import { FilesService } from '@app/files';
+import { requestedRange, sendFileContent } from '../http/send-object';
 
 /** The static URL of public files: no credentials; checks the file is still public on every request. */
 @Public()
@@ -13,13 +13,7 @@ export class PublicFilesController {
   @Get(':id')
   async content(@Param('id', ParseUUIDPipe) id: string, @Req() req: Request, @Res() res: Response): Promise<void> {
     const { file, object } = await this.files.openPublic(id, (size) => requestedRange(req, size));
-    const type = servedContentType(file);
-    await sendObject(res, {
-      ...object,
-      contentType: type,
-      contentDisposition: contentDisposition(file.originalFilename, isActiveContent(type) ? 'attachment' : 'inline'),
-      // Revalidate every time, so making the file private again takes effect at once.
-      cacheControl: 'no-cache',
-    });
+    // Revalidate every time, so making the file private again takes effect at once.
+    await sendFileContent(res, file, object, 'no-cache');
   }
 }

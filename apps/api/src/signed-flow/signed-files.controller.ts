@@ -1,8 +1,8 @@
 import { Body, Controller, Get, HttpCode, Param, Post, Query, Req, Res, UseFilters } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { CurrentPrincipal, Public, type Principal } from '@app/auth';
-import { contentDisposition, FilesService, isActiveContent, servedContentType } from '@app/files';
-import { requestedRange, sendObject } from '../http/send-object';
+import { FilesService } from '@app/files';
+import { requestedRange, sendFileContent } from '../http/send-object';
 import { SignedFlowErrorFilter } from './signed-flow-error.filter';
 import { SignedFlowService, type UploadedFileResult } from './signed-flow.service';
 import { attachPayloadSchema, sharePayloadSchema, unwrapPayload } from './signed-flow.dto';
@@ -53,13 +53,7 @@ export class SignedFilesController {
   async download(@Param('id') id: string, @Query('sign') sign: string | undefined, @Req() req: Request, @Res() res: Response): Promise<void> {
     const file = await this.flow.fileForDownload(id, typeof sign === 'string' ? sign : undefined, req.ip);
     const object = await this.files.openContent(file, (size) => requestedRange(req, size));
-    const type = servedContentType(file);
-    await sendObject(res, {
-      ...object,
-      contentType: type,
-      contentDisposition: contentDisposition(file.originalFilename, isActiveContent(type) ? 'attachment' : 'inline'),
-      // The URL carries a credential: keep it out of shared caches.
-      cacheControl: 'private, no-store',
-    });
+    // The URL carries a credential: keep it out of shared caches.
+    await sendFileContent(res, file, object, 'private, no-store');
   }
 }
