@@ -2,12 +2,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Client } from 'pg';
 import sharp from 'sharp';
+import { createScratchDatabase, freePort } from './support/local-services';
 
 // Post-upload image pipeline throughput against raw sharp, on the same images, in the same run.
 //
@@ -139,42 +138,12 @@ function token(): string {
   return `${unsigned}.${createHmac('sha256', JWT_SECRET).update(unsigned).digest('base64url')}`;
 }
 
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolvePort(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 const WORKER_MAIN = resolve(__dirname, '..', 'apps', 'worker', 'src', 'main.js');
 const FULL_VARIABLES = ['DATABASE_URL', 'REDIS_URL', 'S3_ENDPOINT', 'S3_REGION', 'S3_BUCKET', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE'];
 
 interface Stack {
   base: string;
   stop(): Promise<void>;
-}
-
-async function createDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `filehub_bench_${Date.now().toString(36)}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 async function waitHealthy(base: string, proc: ChildProcess): Promise<void> {
@@ -232,7 +201,7 @@ async function startStack(profile: 'embedded' | 'full', dataDir: string): Promis
   env.STORAGE_DRIVER = 's3';
   env.QUEUE_PREFIX = `bench-${Date.now().toString(36)}`;
   // A database of its own, dropped afterwards: the run neither depends on nor leaves anything in the server's others.
-  const database = await createDatabase(process.env.DATABASE_URL!);
+  const database = await createScratchDatabase(process.env.DATABASE_URL!, 'filehub_bench');
   env.DATABASE_URL = database.url;
   const api = pinned
     ? spawn('/usr/bin/taskset', ['-c', OTHER_CORES, process.execPath, API_MAIN], { env, stdio: ['ignore', 'ignore', 'inherit'] })

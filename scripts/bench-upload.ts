@@ -9,6 +9,7 @@ import { join, resolve } from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
+import { freePort } from './support/local-services';
 
 // Upload throughput of the API against a raw Node stream-to-disk baseline, and the API's memory growth.
 //
@@ -204,14 +205,6 @@ class Child {
     await this.exited;
     clearTimeout(timer);
   }
-}
-
-async function freePort(): Promise<number> {
-  const server = http.createServer();
-  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((ok) => server.close(() => ok()));
-  return port;
 }
 
 const sleep = (ms: number) => new Promise((ok) => setTimeout(ok, ms));

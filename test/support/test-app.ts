@@ -2,13 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { Client } from 'pg';
 import { createApiApp } from '../../apps/api/src/api.factory';
+import { createScratchDatabase, freePort } from '../../scripts/support/local-services';
+
+export { freePort };
 import { TokenService, type Role } from '@app/auth';
 import { loadConfig, type AppConfig } from '@app/config';
 import { PRISMA, type Db } from '@app/database';
@@ -44,40 +45,10 @@ export interface TestApp {
   close(options?: { keepDatabase?: boolean }): Promise<void>;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const address = srv.address();
-      srv.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
-
 function requireEnv(name: string): string {
   const value = process.env[name];
   if (!value) throw new Error(`test:full needs ${name}; see README (scripts/services.sh env)`);
   return value;
-}
-
-async function createDatabase(serverUrl: string): Promise<{ url: string; drop(): Promise<void> }> {
-  const name = `filehub_e2e_${randomBytes(6).toString('hex')}`;
-  const admin = new Client({ connectionString: serverUrl });
-  await admin.connect();
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    async drop() {
-      const c = new Client({ connectionString: serverUrl });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
 }
 
 function s3Client(config: AppConfig): S3Client {
@@ -115,7 +86,7 @@ export async function startTestApp(env: Record<string, string> = {}, options: Te
   if (PROFILE === 'full') {
     let databaseUrl = options.databaseUrl;
     if (!databaseUrl) {
-      const database = await createDatabase(requireEnv('DATABASE_URL'));
+      const database = await createScratchDatabase(requireEnv('DATABASE_URL'), 'filehub_e2e');
       dropDatabase = database.drop;
       databaseUrl = database.url;
     }
