@@ -31,9 +31,14 @@ function requestOf(context: ExecutionContext): AuthedRequest {
  * sites cannot make the browser send it). A bearer header, when present, always wins.
  */
 function sessionToken(req: Request): string | undefined {
+  return cookieValue(req, 'token');
+}
+
+/** One cookie of the request, decoded; undefined when absent. */
+export function cookieValue(req: Pick<Request, 'headers'>, cookie: string): string | undefined {
   for (const part of (req.headers.cookie ?? '').split(';')) {
     const [name, ...value] = part.trim().split('=');
-    if (name === 'token' && value.length) return decodeURIComponent(value.join('='));
+    if (name === cookie && value.length) return decodeURIComponent(value.join('='));
   }
   return undefined;
 }

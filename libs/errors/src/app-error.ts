@@ -45,6 +45,5 @@ export const Errors = {
   rangeNotSatisfiable: (size: number) =>
     new AppError('RANGE_NOT_SATISFIABLE', `The requested range is outside the object's ${size} bytes`, { size }),
   signatureInvalid: (message = 'The signature is invalid') => new AppError('SIGNATURE_INVALID', message),
-  rateLimited: (message: string, retryAfterSeconds: number) => new AppError('RATE_LIMITED', message, { retryAfterSeconds }),
   signatureExpired: (message = 'The signed URL has expired') => new AppError('SIGNATURE_EXPIRED', message),
 };

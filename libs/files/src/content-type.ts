@@ -50,3 +50,12 @@ export function checkFilename(name: string, field = 'filename'): string {
   if (name === '.' || name === '..') throw Errors.badRequest(`${field} must be a name, not ${name}`, { field });
   return name;
 }
+
+/**
+ * The last path segment of a client-side name (what Condo's and epilot's servers keep: `path.basename`), at most
+ * 255 characters, `file` when nothing usable is left. For surfaces whose clients may send a path; ours refuse it.
+ */
+export function baseName(name: string): string {
+  const base = name.split(/[\\/]/).pop()?.trim() ?? '';
+  return base && base !== '.' && base !== '..' ? base.slice(0, MAX_FILENAME_LENGTH) : 'file';
+}

@@ -60,10 +60,23 @@ export class QuotasService {
     return this.report(scope, id);
   }
 
-  async report(scope: QuotaScope, id: string, excludeFileId?: string): Promise<QuotaReport> {
+  async report(scope: QuotaScope, id: string, excludeFileId?: string, limits?: QuotaLimits): Promise<QuotaReport> {
     const where: Prisma.FileWhereInput = { ...COUNTED, ...(scope === 'org' ? { organizationId: id } : { ownerId: id }), ...(excludeFileId ? { id: { not: excludeFileId } } : {}) };
-    const [usage, limits] = await Promise.all([this.db.file.aggregate({ where, _sum: { size: true }, _count: { _all: true } }), this.limits(scope, id)]);
-    return { scope, id, usedBytes: Number(usage._sum.size ?? 0), usedFiles: usage._count._all, ...limits };
+    const [usage, known] = await Promise.all([this.db.file.aggregate({ where, _sum: { size: true }, _count: { _all: true } }), limits ?? this.limits(scope, id)]);
+    return { scope, id, usedBytes: Number(usage._sum.size ?? 0), usedFiles: usage._count._all, ...known };
+  }
+
+  /**
+   * The reports of the owner's scopes that have a limit. Usage is summed only for those: on an upload's path an
+   * installation without quotas pays one key lookup per scope, not an aggregate over every file.
+   */
+  private async limited(owner: { userId: string; orgId: string | null }, excludeFileId?: string): Promise<QuotaReport[]> {
+    const reports: QuotaReport[] = [];
+    for (const [scope, id] of this.scopes(owner)) {
+      const limits = await this.limits(scope, id);
+      if (limits.maxBytes !== null || limits.maxFiles !== null) reports.push(await this.report(scope, id, excludeFileId, limits));
+    }
+    return reports;
   }
 
   private scopes(owner: { userId: string; orgId: string | null }): [QuotaScope, string][] {
@@ -77,8 +90,7 @@ export class QuotasService {
   async admit(owner: { userId: string; orgId: string | null }, incomingBytes = 0): Promise<{ remainingBytes: number; quotaError: () => AppError }> {
     let remaining = Infinity;
     let binding: QuotaReport | undefined;
-    for (const [scope, id] of this.scopes(owner)) {
-      const report = await this.report(scope, id);
+    for (const report of await this.limited(owner)) {
       if (report.maxFiles !== null && report.usedFiles + 1 > report.maxFiles) throw quotaError(report, 'files');
       if (report.maxBytes !== null) {
         const left = report.maxBytes - report.usedBytes;
@@ -94,8 +106,7 @@ export class QuotasService {
 
   /** Bytes that arrived straight in storage (pre-signed uploads), checked when the upload completes. */
   async checkCompleted(owner: { userId: string; orgId: string | null }, fileId: string, size: number): Promise<string | null> {
-    for (const [scope, id] of this.scopes(owner)) {
-      const report = await this.report(scope, id, fileId);
+    for (const report of await this.limited(owner, fileId)) {
       if (report.maxBytes !== null && report.usedBytes + size > report.maxBytes) return quotaError(report, 'bytes').message;
     }
     return null;

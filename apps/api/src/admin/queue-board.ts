@@ -3,20 +3,12 @@ import { BullMQAdapter } from '@bull-board/api/bullMQAdapter';
 import { ExpressAdapter } from '@bull-board/express';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { NextFunction, Request, Response } from 'express';
-import { TokenService } from '@app/auth';
+import { cookieValue, TokenService } from '@app/auth';
 import { AppError } from '@app/errors';
 import { BullMqQueueDriver, QUEUE_DRIVER, type QueueDriver } from '@app/queue';
 
 export const QUEUE_BOARD_PATH = '/admin/queues';
 const COOKIE = 'filehub_queue_board';
-
-function cookieToken(req: Request): string | undefined {
-  for (const part of (req.headers.cookie ?? '').split(';')) {
-    const [name, ...value] = part.trim().split('=');
-    if (name === COOKIE) return decodeURIComponent(value.join('='));
-  }
-  return undefined;
-}
 
 function refuse(res: Response, status: number, message: string): void {
   res.status(status).json({ statusCode: status, error: status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : 'Not Found', message });
@@ -43,7 +35,7 @@ export function mountQueueBoard(app: NestExpressApplication): void {
   const guard = (req: Request, res: Response, next: NextFunction): void => {
     const header = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
     const fromQuery = typeof req.query.token === 'string' ? req.query.token : undefined;
-    const token = header ?? fromQuery ?? cookieToken(req);
+    const token = header ?? fromQuery ?? cookieValue(req, COOKIE);
     if (!token) {
       refuse(res, 401, `The queue dashboard needs an admin token: open ${QUEUE_BOARD_PATH}?token=<admin JWT> once, or send Authorization: Bearer <admin JWT>`);
       return;

@@ -1,4 +1,4 @@
-import { createHash, createHmac, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createHash, createHmac, randomUUID } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@app/auth';
@@ -6,6 +6,7 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { GrantPermission, Prisma } from '@app/database';
 import { AppError, Errors } from '@app/errors';
 import {
+  baseName,
   checkSourceUrl,
   contentDisposition,
   FilePreviewsService,
@@ -19,6 +20,7 @@ import {
 } from '@app/files';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
 import { RateLimitService } from '@app/rate-limit';
+import { sameSecret } from '@app/signatures';
 import { STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
 import { EpilotRepository } from './epilot.repository';
 import type { BatchVersionBody, SaveFileBody, UploadFileBody } from './epilot.dto';
@@ -147,7 +149,7 @@ export class EpilotService {
   async receiveUpload(fileId: string, expires: string | undefined, signature: string | undefined, body: Readable, contentType: string | undefined) {
     const exp = Number(expires);
     const expected = Number.isInteger(exp) ? this.targetSignature(fileId, exp) : '';
-    if (!signature || !safeEqual(signature, expected)) throw Errors.signatureInvalid('The upload URL is not valid');
+    if (!signature || !sameSecret(signature, expected)) throw Errors.signatureInvalid('The upload URL is not valid');
     if (exp * 1000 < Date.now()) throw Errors.signatureExpired('The upload URL has expired; ask for a new one');
     const file = await this.repo.findUploadTarget(fileId);
     if (!file) throw Errors.notFound('Upload', fileId);
@@ -535,20 +537,14 @@ export class EpilotService {
     const signature = url.searchParams.get('signature');
     if (!fileId || !signature || !Number.isFinite(expiresAt)) return { valid: false };
     const expected = this.customSignature(fileId, expiresAt);
-    return { valid: safeEqual(signature, expected) && expiresAt > Date.now() };
+    return { valid: sameSecret(signature, expected) && expiresAt > Date.now() };
   }
 }
 
-/** Constant-time comparison of two strings (false for different lengths, without an early exit on content). */
-function safeEqual(given: string, expected: string): boolean {
-  const a = Buffer.from(given);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
-}
 
+// epilot keeps the base name and drops control characters rather than refusing the name.
 function safeName(name: string): string {
-  const base = name.split(/[\\/]/).pop()?.trim().replace(/[\u0000-\u001f\u007f]/g, '') ?? '';
-  return (base && base !== '.' && base !== '..' ? base : 'file').slice(0, 255);
+  return baseName(name.replace(/[\u0000-\u001f\u007f]/g, ''));
 }
 
 const ACL_ENTRY = /^(org|user):([A-Za-z0-9._@:-]{1,200})$/;

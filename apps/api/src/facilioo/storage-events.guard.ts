@@ -1,8 +1,8 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { Inject, Injectable, type CanActivate, type ExecutionContext } from '@nestjs/common';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { AppError, Errors } from '@app/errors';
+import { sameSecret } from '@app/signatures';
 
 /** The bucket-notification webhook authenticates with the shared STORAGE_EVENTS_TOKEN, not a user's JWT. */
 @Injectable()
@@ -18,10 +18,4 @@ export class StorageEventsTokenGuard implements CanActivate {
     if (!sameSecret(match[1], expected)) throw Errors.forbidden('The storage event token is not valid');
     return true;
   }
-}
-
-// Compares digests so neither the length nor the content of the secret leaks through timing.
-function sameSecret(given: string, expected: string): boolean {
-  const digest = (s: string) => createHash('sha256').update(s).digest();
-  return timingSafeEqual(digest(given), digest(expected));
 }

@@ -1,10 +1,10 @@
-import { timingSafeEqual } from 'node:crypto';
 import { Controller, Get, Headers, Inject, Res } from '@nestjs/common';
 import type { Response } from 'express';
 import { Public } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { Errors } from '@app/errors';
 import { MetricsService } from '@app/metrics';
+import { sameSecret } from '@app/signatures';
 
 /** Prometheus text format. Open unless METRICS_TOKEN is set; then that token (not a user JWT) is required. */
 @Public()
@@ -19,9 +19,8 @@ export class MetricsController {
   async scrape(@Headers('authorization') authorization: string | undefined, @Res() res: Response): Promise<void> {
     const token = this.config.metrics.token;
     if (token) {
-      const given = Buffer.from(/^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '');
-      const expected = Buffer.from(token);
-      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+      const given = /^Bearer\s+(\S+)$/i.exec(authorization ?? '')?.[1] ?? '';
+      if (!sameSecret(given, token)) {
         throw Errors.unauthenticated('GET /metrics needs Authorization: Bearer <METRICS_TOKEN>');
       }
     }

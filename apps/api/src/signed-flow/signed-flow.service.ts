@@ -4,7 +4,7 @@ import type { Request } from 'express';
 import type { JWTPayload } from 'jose';
 import { isPrivileged, type Principal } from '@app/auth';
 import { Errors } from '@app/errors';
-import { emitFileEvent, FileSharesService, FilesRepository, FilesService, FileUploadService, type FileRow, type StagedUpload } from '@app/files';
+import { baseName, emitFileEvent, FileSharesService, FilesRepository, FilesService, FileUploadService, type FileRow, type StagedUpload } from '@app/files';
 import { RateLimitService } from '@app/rate-limit';
 import { FileClientsService, FileSignaturesService } from '@app/signatures';
 import { readMultipartFiles } from '../http/multipart';
@@ -66,7 +66,8 @@ export class SignedFlowService {
         if (!checked && file.fields.meta !== undefined) checked = await this.checkUploadFields(principal, file.fields);
         const upload = await this.uploads.stage(principal, {
           stream: file.stream,
-          filename: safeFilename(file.filename),
+          // Only the last path segment of a client's filename is kept (Condo: path.basename).
+          filename: baseName(file.filename),
           declaredMime: file.mimeType,
           encoding: file.encoding,
           signal,
@@ -211,11 +212,6 @@ function parseJsonField(raw: string, field: string): unknown {
   }
 }
 
-// Only the last path segment of a client's filename is kept (Condo: path.basename), and never an empty one.
-function safeFilename(name: string): string {
-  const base = name.split(/[\\/]/).pop()?.trim() ?? '';
-  return base && base !== '.' && base !== '..' ? base.slice(0, 255) : 'file';
-}
 
 function signedMetaOf(file: FileRow): SignedMeta | undefined {
   const meta = (file.metadata as { signedFlow?: SignedMeta } | null)?.signedFlow;
