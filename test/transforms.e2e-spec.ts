@@ -295,3 +295,38 @@ describe('image transforms', () => {
     for (const row of derived) expect(await storage.head(row.storageKey)).toBeNull();
   });
 });
+
+describe('image transforms under load', () => {
+  let app: TestApp;
+  let token: string;
+
+  beforeAll(async () => {
+    // One render at a time and no waiting: a request that finds the slot taken is refused at once.
+    app = await startTestApp({ TRANSFORM_CONCURRENCY: '1', TRANSFORM_QUEUE_TIMEOUT_MS: '0' });
+    token = app.token({ sub: 'lou', org: 'load' });
+  });
+  afterAll(() => app?.close());
+
+  it('answers 503 with Retry-After when every transform slot is busy, and serves the rest', async () => {
+    const { id } = await upload(app, token, await noise(800, 600), 'busy.png');
+    await app.waitForStatus(id, token, ['READY']);
+    // Eight different AVIF variants at once (each a fresh render taking a slot for a while).
+    const answers = await Promise.all(
+      Array.from({ length: 8 }, (_, i) => fetch(`${app.url}/files/${id}/preview?w=800&format=avif&q=${40 + i}`, { headers: { authorization: `Bearer ${token}` } })),
+    );
+    const statuses = answers.map((res) => res.status);
+    expect(statuses).toContain(200);
+    expect(statuses).toContain(503);
+    for (const res of answers) {
+      if (res.status === 200) {
+        expect((await sharp(Buffer.from(await res.arrayBuffer())).metadata()).compression).toBe('av1');
+        continue;
+      }
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+      expect(((await res.json()) as { message: string }).message).toMatch(/TRANSFORM_CONCURRENCY=1/);
+    }
+    const metrics = await (await fetch(`${app.url}/metrics`)).text();
+    expect(Number(/^filehub_image_transforms_total\{result="busy"\} (\d+)/m.exec(metrics)?.[1])).toBe(statuses.filter((s) => s === 503).length);
+  });
+});
