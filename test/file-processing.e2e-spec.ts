@@ -378,7 +378,7 @@ describe('on-demand previews', () => {
       ['w=5000', /from 1 to 4096/],
       ['w=abc', /whole number/],
       ['w=10&format=gif', /format must be/],
-      ['w=10&fit=fill', /fit must be/],
+      ['w=10&fit=squash', /fit must be/],
     ] as const) {
       const res = await get(imageId, query);
       expect({ query, status: res.status }).toEqual({ query, status: 400 });

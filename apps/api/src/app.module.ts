@@ -18,6 +18,7 @@ import { JsonObjectScalar } from './graphql/json.scalar';
 import { formatGraphqlError } from './graphql/graphql-errors';
 import { HealthController } from './health/health.controller';
 import { MetricsController } from './health/metrics.controller';
+import { TransformMetrics } from './health/transform-metrics';
 import { ConsoleController } from './console/console.controller';
 import { WebhooksController } from './webhooks/webhooks.controller';
 import { QuotasController } from './quotas/quotas.controller';
@@ -66,6 +67,7 @@ export class AppModule {
       providers: [
         FilesResolver,
         JsonObjectScalar,
+        TransformMetrics,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
       ],

@@ -10,6 +10,12 @@ const PUBLIC_KEY = 'auth:public';
 const SERVER_SIDE_KEY = 'auth:server-side';
 /** The route authenticates by other means (a signature, a public link) or not at all. */
 export const Public = () => SetMetadata(PUBLIC_KEY, true);
+const SIGNED_URL_KEY = 'auth:signed-url';
+/**
+ * The route also takes a signed URL as its credential: a request whose query carries `signature` passes without a
+ * token (and with no principal), and the handler must verify the signature itself.
+ */
+export const AcceptsSignedUrl = () => SetMetadata(SIGNED_URL_KEY, true);
 /** Operations a seed marks "server side only": a `service` or `admin` token is required. */
 export const ServerSideOnly = () => SetMetadata(SERVER_SIDE_KEY, true);
 
@@ -55,6 +61,8 @@ export class AuthGuard implements CanActivate {
     const isPublic = this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [context.getHandler(), context.getClass()]);
     if (isPublic) return true;
     const req = requestOf(context);
+    const signedUrl = this.reflector.getAllAndOverride<boolean>(SIGNED_URL_KEY, [context.getHandler(), context.getClass()]);
+    if (signedUrl && context.getType<string>() === 'http' && req.query?.signature !== undefined) return true;
     const header = req.headers.authorization;
     const match = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header) : null;
     const token = match?.[1] ?? sessionToken(req);
@@ -67,6 +75,9 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 }
+
+/** The caller, or undefined on a route that took a signed URL instead (see AcceptsSignedUrl). */
+export const OptionalPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal | undefined => requestOf(context).principal);
 
 /** The caller of an authenticated route. */
 export const CurrentPrincipal = createParamDecorator((_data: unknown, context: ExecutionContext): Principal => {

@@ -113,6 +113,14 @@ export const configSchema = z
       .transform((v) => [...new Set(v.split(',').map((n) => Number(n.trim())))].sort((a, b) => a - b))
       .refine((sizes) => sizes.every((n) => n >= 1 && n <= 4096), 'sizes must be from 1 to 4096 pixels'),
     MAX_IMAGE_PIXELS: positiveInt.max(2_000_000_000).default(100_000_000),
+    // Image transforms on request (GET …?w&h&fit&format&q): the work one request may cause.
+    TRANSFORM_MAX_INPUT_PIXELS: positiveInt.max(2_000_000_000).default(50_000_000),
+    TRANSFORM_MAX_OUTPUT_PIXELS: positiveInt.max(16_777_216).default(16_777_216),
+    TRANSFORM_CONCURRENCY: positiveInt.max(64).default(2),
+    TRANSFORM_QUEUE_TIMEOUT_MS: z.coerce.number().int().min(0).max(60_000).default(5000),
+    TRANSFORM_TIMEOUT_SECONDS: positiveInt.max(3600).default(30),
+    TRANSFORM_CACHE_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(31_536_000).default(3600),
+    TRANSFORM_MAX_VARIANTS_PER_FILE: z.coerce.number().int().min(0).max(1000).default(32),
     // Scheduled lifecycle jobs (LifecycleSweepJob).
     LIFECYCLE_SWEEP_INTERVAL_SECONDS: positiveInt.max(24 * 3600).default(3600),
     ABANDONED_UPLOAD_HOURS: positiveInt.max(24 * 365).default(24),
@@ -168,6 +176,24 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;
   media: { thumbnailSizes: number[]; maxImagePixels: number };
+  transforms: TransformsConfig;
+}
+
+export interface TransformsConfig {
+  /** Images with more pixels are not transformed (422), checked from the header before decoding. */
+  maxInputPixels: number;
+  /** Largest width×height a transform may produce (422 above). */
+  maxOutputPixels: number;
+  /** Transforms rendering at once in this process. */
+  concurrency: number;
+  /** How long a request waits for a free slot before a 503 with Retry-After. */
+  queueTimeoutMs: number;
+  /** libvips gives up on one transform after this long (503). */
+  timeoutSeconds: number;
+  /** `max-age` of transforms that are not content-addressed. */
+  cacheMaxAgeSeconds: number;
+  /** Rendered variants kept per file as derived objects; past it they are rendered for each request. */
+  maxVariantsPerFile: number;
 }
 
 export interface FileClientsConfig {

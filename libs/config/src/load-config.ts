@@ -76,6 +76,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     media: { thumbnailSizes: raw.THUMBNAIL_SIZES, maxImagePixels: raw.MAX_IMAGE_PIXELS },
+    transforms: {
+      maxInputPixels: raw.TRANSFORM_MAX_INPUT_PIXELS,
+      maxOutputPixels: raw.TRANSFORM_MAX_OUTPUT_PIXELS,
+      concurrency: raw.TRANSFORM_CONCURRENCY,
+      queueTimeoutMs: raw.TRANSFORM_QUEUE_TIMEOUT_MS,
+      timeoutSeconds: raw.TRANSFORM_TIMEOUT_SECONDS,
+      cacheMaxAgeSeconds: raw.TRANSFORM_CACHE_MAX_AGE_SECONDS,
+      maxVariantsPerFile: raw.TRANSFORM_MAX_VARIANTS_PER_FILE,
+    },
     lifecycle: {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,

@@ -15,6 +15,10 @@ export const ERROR_CODES = {
   RATE_LIMITED: 429,
   QUOTA_EXCEEDED: 413,
   STORAGE_UNAVAILABLE: 503,
+  // An image with more pixels than a transform may decode or produce: the request is valid, the work is refused.
+  IMAGE_TOO_LARGE: 422,
+  // Momentary overload (every transform slot stayed busy, or the work ran past its time): retry after `retryAfterSeconds`.
+  BUSY: 503,
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

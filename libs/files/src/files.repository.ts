@@ -251,6 +251,15 @@ export class FilesRepository {
     return this.db.thumbnail.count({ where: { fileId, variant: { startsWith: prefix } } });
   }
 
+  /** Records one derived object of an on-request transform; the same variant again replaces its row (no race). */
+  async saveDerived(
+    fileId: string,
+    derived: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number; sha256: string },
+  ): Promise<void> {
+    const data = { storageKey: derived.storageKey, mime: derived.mime, width: derived.width, height: derived.height, size: BigInt(derived.size), sha256: derived.sha256 };
+    await this.db.thumbnail.upsert({ where: { fileId_variant: { fileId, variant: derived.variant } }, create: { fileId, variant: derived.variant, ...data }, update: data });
+  }
+
   /** Records derived images; the same variant twice is one row (a job that runs again overwrites it). */
   async saveThumbnails(
     tx: Tx,

@@ -156,9 +156,12 @@ export class FilesService {
   async openPublic(
     id: string,
     rangeFor: (size: number | null) => { start: number; end?: number } | undefined,
+    hash?: string,
   ): Promise<{ file: FileRow; object: GetResult }> {
     const file = await this.files.findPublic(id);
     if (!file || (file.status !== 'READY' && file.status !== 'PROCESSING')) throw Errors.notFound('File', id);
+    // A URL naming other content (an older version's hash) finds nothing.
+    if (hash !== undefined && !file.sha256?.startsWith(hash)) throw Errors.notFound('File', id);
     return { file, object: await this.openContent(file, rangeFor) };
   }
 

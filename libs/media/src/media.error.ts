@@ -1,4 +1,4 @@
-export type MediaErrorCode = 'IMAGE_TOO_LARGE' | 'CORRUPT_IMAGE' | 'CORRUPT_PDF' | 'UNSUPPORTED' | 'INVALID_PREVIEW_SIZE';
+export type MediaErrorCode = 'IMAGE_TOO_LARGE' | 'CORRUPT_IMAGE' | 'CORRUPT_PDF' | 'UNSUPPORTED' | 'INVALID_PREVIEW_SIZE' | 'TIMEOUT';
 
 // A problem with the content itself: retrying will not help, and the message is shown as the file's failureReason.
 // Storage/stream I/O errors are never wrapped in it, so the caller can tell "bad file" from "try again".

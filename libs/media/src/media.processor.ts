@@ -26,21 +26,38 @@ export interface Thumbnail {
   data: Buffer;
 }
 
-export type PreviewFormat = 'webp' | 'jpeg' | 'png';
-export type PreviewFit = 'inside' | 'cover';
+export const PREVIEW_FORMATS = ['webp', 'avif', 'jpeg', 'png'] as const;
+export const PREVIEW_FITS = ['cover', 'contain', 'inside', 'outside', 'fill'] as const;
+export type PreviewFormat = (typeof PREVIEW_FORMATS)[number];
+export type PreviewFit = (typeof PREVIEW_FITS)[number];
 
 export interface PreviewOptions {
   width?: number;
   height?: number;
   format?: PreviewFormat;
   fit?: PreviewFit;
+  /** 1–100 for webp, avif and jpeg (encoder defaults: 80, 50, 80); PNG is lossless and ignores it. */
+  quality?: number;
+  /** Pixel limit of the input for this call (default: the processor's `maxInputPixels`). */
+  maxInputPixels?: number;
+  /** libvips gives up after this many seconds (sharp's timeout; 0 or absent: no limit). */
+  timeoutSeconds?: number;
 }
 
 export interface Preview {
   data: Buffer;
-  mime: 'image/webp' | 'image/jpeg' | 'image/png';
+  mime: 'image/webp' | 'image/avif' | 'image/jpeg' | 'image/png';
   width: number;
   height: number;
+}
+
+/** What the header says of an image: displayed dimensions (after EXIF orientation), format and transparency. */
+export interface ImageHeader {
+  width: number;
+  height: number;
+  /** sharp's name, with HEIF told apart as avif / heic / heif. */
+  format: string;
+  hasAlpha: boolean;
 }
 
 export const DEFAULT_THUMBNAIL_SIZES: readonly number[] = [64, 256, 1024];
@@ -63,7 +80,7 @@ const IMAGE_MIME_TYPES = new Set([
 ]);
 const HEIC_MIME_TYPES = new Set(['image/heic', 'image/heif', 'image/heic-sequence', 'image/heif-sequence']);
 const PDF_MIME_TYPES = new Set(['application/pdf', 'application/x-pdf']);
-const PREVIEW_MIME = { webp: 'image/webp', jpeg: 'image/jpeg', png: 'image/png' } as const;
+const PREVIEW_MIME = { webp: 'image/webp', avif: 'image/avif', jpeg: 'image/jpeg', png: 'image/png' } as const;
 
 /**
  * The media port of the post-upload worker: image metadata, thumbnails, on-demand previews and PDF page counts.
@@ -155,9 +172,11 @@ export class MediaProcessor {
   }
 
   /**
-   * A preview fitted inside (or covering, cropped to) width×height, never enlarged; a missing side follows the
-   * aspect ratio. Sizes must be integers from 1 to 4096 (INVALID_PREVIEW_SIZE). JPEG previews are flattened
-   * onto white. A stream input is consumed, and destroyed if the options are refused.
+   * A preview of width×height (a missing side follows the aspect ratio), never enlarged, with sharp's fits: inside
+   * (within the box), outside (covering it, uncropped), cover (cropped to it, centred), contain (letterboxed,
+   * transparent, or white for JPEG), fill (stretched). Sizes must be integers from 1 to 4096
+   * (INVALID_PREVIEW_SIZE). JPEG is flattened onto white. A stream input is consumed, and destroyed if the options
+   * are refused. Over `maxInputPixels`: IMAGE_TOO_LARGE, before any pixel is decoded; past `timeoutSeconds`: TIMEOUT.
    */
   async preview(input: MediaInput, options: PreviewOptions = {}): Promise<Preview> {
     const format = options.format ?? 'webp';
@@ -168,14 +187,26 @@ export class MediaProcessor {
       if (!Buffer.isBuffer(input)) input.destroy();
       throw error;
     }
+    const maxInputPixels = options.maxInputPixels ?? this.maxInputPixels;
     const data = await readInput(input);
-    await this.readHeader(data);
-    let image = this.pipeline(data).resize(box(options.width, options.height, fit));
-    if (format === 'jpeg') image = image.flatten({ background: '#ffffff' }).jpeg();
+    await this.readHeader(data, maxInputPixels);
+    const background = format === 'jpeg' ? '#ffffff' : { r: 255, g: 255, b: 255, alpha: 0 };
+    let image = this.pipeline(data, maxInputPixels).resize({ ...box(options.width, options.height, fit), background });
+    if (options.timeoutSeconds) image = image.timeout({ seconds: options.timeoutSeconds });
+    const quality = options.quality;
+    if (format === 'jpeg') image = image.flatten({ background: '#ffffff' }).jpeg(quality ? { quality } : {});
     else if (format === 'png') image = image.png();
-    else image = image.webp();
-    const { data: out, info } = await this.decode(image.toBuffer({ resolveWithObject: true }));
+    else if (format === 'avif') image = image.avif(quality ? { quality } : {});
+    else image = image.webp(quality ? { quality } : {});
+    const { data: out, info } = await this.decode(image.toBuffer({ resolveWithObject: true }), maxInputPixels);
     return { data: out, mime: PREVIEW_MIME[format], width: info.width, height: info.height };
+  }
+
+  /** The header of an image, read without decoding a pixel (same refusals as analyzeImage). */
+  async header(data: Buffer, maxInputPixels = this.maxInputPixels): Promise<ImageHeader> {
+    const meta = await this.readHeader(data, maxInputPixels);
+    const swap = (meta.orientation ?? 1) >= 5;
+    return { width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height, format: formatName(meta), hasAlpha: meta.hasAlpha === true };
   }
 
   /**
@@ -187,12 +218,12 @@ export class MediaProcessor {
     return (await countPdfPages(input)).pages;
   }
 
-  private pipeline(data: Buffer): Sharp {
+  private pipeline(data: Buffer, maxInputPixels = this.maxInputPixels): Sharp {
     // animated: false reads the first frame only; autoOrient applies and drops the EXIF orientation.
-    return sharp(data, { limitInputPixels: this.maxInputPixels, animated: false }).autoOrient();
+    return sharp(data, { limitInputPixels: maxInputPixels, animated: false }).autoOrient();
   }
 
-  private async readHeader(data: Buffer): Promise<Metadata> {
+  private async readHeader(data: Buffer, maxInputPixels = this.maxInputPixels): Promise<Metadata> {
     if (data.length === 0) throw new MediaError('CORRUPT_IMAGE', 'The image is empty');
     let meta: Metadata;
     try {
@@ -209,23 +240,26 @@ export class MediaProcessor {
     }
     const pixels = meta.width * meta.height;
     if (!(pixels > 0)) throw new MediaError('CORRUPT_IMAGE', 'The image header gives no dimensions');
-    if (pixels > this.maxInputPixels) {
+    if (pixels > maxInputPixels) {
       throw new MediaError(
         'IMAGE_TOO_LARGE',
-        `The image is ${meta.width}x${meta.height} (${formatCount(pixels)} pixels), more than the ${formatCount(this.maxInputPixels)} allowed`,
-        { details: { width: meta.width, height: meta.height, pixels, maxInputPixels: this.maxInputPixels } },
+        `The image is ${meta.width}x${meta.height} (${formatCount(pixels)} pixels), more than the ${formatCount(maxInputPixels)} allowed`,
+        { details: { width: meta.width, height: meta.height, pixels, maxInputPixels } },
       );
     }
     return meta;
   }
 
-  private async decode<T>(work: Promise<T>): Promise<T> {
+  private async decode<T>(work: Promise<T>, maxInputPixels = this.maxInputPixels): Promise<T> {
     try {
       return await work;
     } catch (error) {
       const reason = sharpReason(error);
       if (/exceeds pixel limit/i.test(reason)) {
-        throw new MediaError('IMAGE_TOO_LARGE', `The image has more than the ${formatCount(this.maxInputPixels)} pixels allowed`, { cause: error });
+        throw new MediaError('IMAGE_TOO_LARGE', `The image has more than the ${formatCount(maxInputPixels)} pixels allowed`, { cause: error });
+      }
+      if (/^timeout/i.test(reason)) {
+        throw new MediaError('TIMEOUT', `Processing the image took too long (${reason})`, { cause: error });
       }
       throw new MediaError('CORRUPT_IMAGE', `The image cannot be decoded: ${reason}`, { cause: error });
     }
@@ -246,8 +280,12 @@ function validatePreview(options: PreviewOptions, format: string, fit: string): 
       throw new MediaError('INVALID_PREVIEW_SIZE', `Preview ${name} must be an integer from 1 to ${MAX_PREVIEW_SIZE}, got ${value}`);
     }
   }
-  if (!(format in PREVIEW_MIME)) throw new MediaError('UNSUPPORTED', `Preview format '${format}' is not supported (webp, jpeg, png)`);
-  if (fit !== 'inside' && fit !== 'cover') throw new MediaError('UNSUPPORTED', `Preview fit '${fit}' is not supported (inside, cover)`);
+  if (!(format in PREVIEW_MIME)) throw new MediaError('UNSUPPORTED', `Preview format '${format}' is not supported (${PREVIEW_FORMATS.join(', ')})`);
+  if (!(PREVIEW_FITS as readonly string[]).includes(fit)) throw new MediaError('UNSUPPORTED', `Preview fit '${fit}' is not supported (${PREVIEW_FITS.join(', ')})`);
+  const { quality } = options;
+  if (quality !== undefined && (!Number.isInteger(quality) || quality < 1 || quality > 100)) {
+    throw new MediaError('INVALID_PREVIEW_SIZE', `Preview quality must be an integer from 1 to 100, got ${quality}`);
+  }
 }
 
 function normaliseMime(mime: string | null | undefined): string {

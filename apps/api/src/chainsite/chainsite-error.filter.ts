@@ -45,6 +45,10 @@ function fromAppError(error: AppError): Answer {
       return failure(429, { retryAfterSeconds: error.details?.retryAfterSeconds });
     case 'STORAGE_UNAVAILABLE':
       return failure(503);
+    case 'BUSY':
+      return failure(503, { retryAfterSeconds: error.details?.retryAfterSeconds });
+    case 'IMAGE_TOO_LARGE':
+      return failure(422);
   }
 }
 

@@ -6,8 +6,9 @@ import { parseOrThrow } from '../http/zod-validation.pipe';
 import { EpilotErrorFilter } from './epilot-error.filter';
 import { intParam, uploadFileSchema } from './epilot.dto';
 import { EpilotService } from './epilot.service';
-import { sendPreview } from '../http/send-preview';
-import { ZodBody } from '../http/openapi';
+import { IMMUTABLE_CACHE, sendPreview } from '../http/send-preview';
+import { TransformQuery, ZodBody } from '../http/openapi';
+import { parseTransformQuery, wantsTransform } from '../http/transform-query';
 
 /** epilot routes that take no bearer token: their credential is a link, a signature, or nothing (public upload). */
 @Public()
@@ -29,10 +30,21 @@ export class EpilotPublicController {
     await sendPreview(req, res, await this.epilot.previewPublic(id, { ...parsed, orgId }), 'public, max-age=60');
   }
 
-  /** Redirects (302) to a short-lived URL of the file; a revoked or unknown link is a 404. */
+  /**
+   * Redirects (302) to a short-lived URL of the file; a revoked or unknown link is a 404. With transform parameters
+   * (`w`, `h`, `fit`, `format`, `q`) the link answers the transformed image itself; with `hash` too, that URL names
+   * its content and may be cached for good.
+   */
   @Get('v1/files/public/links/:id/:filename')
-  async accessPublicLink(@Param('id') id: string, @Query('hash') hash: string | undefined, @Res() res: Response): Promise<void> {
-    const target = await this.epilot.accessLink(id, typeof hash === 'string' && hash ? hash : undefined);
+  @TransformQuery({ hash: 'a prefix (8+ hex digits) of the file\'s SHA-256' })
+  async accessPublicLink(@Param('id') id: string, @Query() query: Record<string, unknown>, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const hash = typeof query.hash === 'string' && query.hash ? query.hash : undefined;
+    if (wantsTransform(query)) {
+      const preview = await this.epilot.transformLink(id, hash, parseTransformQuery(query), req.headers.accept);
+      await sendPreview(req, res, preview, hash ? IMMUTABLE_CACHE : 'public, no-cache');
+      return;
+    }
+    const target = await this.epilot.accessLink(id, hash);
     res.setHeader('Cache-Control', 'no-store');
     res.redirect(302, target);
   }

@@ -16,6 +16,7 @@ import {
   SourceUrlError,
   tenantIdOf,
   type FileRow,
+  type PreviewRequest,
   type RenderedPreview,
 } from '@app/files';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
@@ -487,14 +488,25 @@ export class EpilotService {
 
   /** Where a public link sends its visitor: a short-lived URL of the file's current bytes. */
   async accessLink(linkId: string, hash: string | undefined): Promise<string> {
+    const { key, filename, mime } = await this.followLink(linkId, hash);
+    return this.presign(key, filename, mime, false);
+  }
+
+  /** A public link followed with transform parameters: the image transformed, served by the link itself. */
+  async transformLink(linkId: string, hash: string | undefined, request: PreviewRequest, accept: string | undefined): Promise<RenderedPreview> {
+    const { file, key, mime } = await this.followLink(linkId, hash);
+    return this.previews.render(file, key, request, mime, accept);
+  }
+
+  private async followLink(linkId: string, hash: string | undefined) {
     const link = await this.repo.findActiveLink(linkId);
     if (!link) throw Errors.notFound('Public link');
     const file = link.file;
     // `hash`, when given, pins the content: a link opened with the hash of other bytes finds nothing.
     if (hash !== undefined && !(file.sha256 && hash.length >= 8 && file.sha256.startsWith(hash.toLowerCase()))) throw Errors.notFound('Public link');
-    const { key, filename, mime } = this.versionKey(file, 0);
+    const current = this.versionKey(file, 0);
     await this.repo.recordAccess(link.id);
-    return this.presign(key, filename, mime, false);
+    return { file, ...current };
   }
 
   async revokeLink(principal: Principal, linkId: string): Promise<void> {

@@ -1,16 +1,17 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, ParseUUIDPipe, Patch, Post, Query, Req, Res } from '@nestjs/common';
 import type { z } from 'zod';
 import type { Request, Response } from 'express';
-import { CurrentPrincipal, type Principal } from '@app/auth';
+import { AcceptsSignedUrl, CurrentPrincipal, OptionalPrincipal, type Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { Errors } from '@app/errors';
-import { FilePreviewsService, FilesService, FileUploadService, parsePageRequest, type PreviewRequest } from '@app/files';
+import { FilePreviewsService, FilesService, FileUploadService, parsePageRequest } from '@app/files';
 import { ZodValidationPipe } from '../http/zod-validation.pipe';
 import { listFilesQuerySchema, updateFileSchema } from './file-query';
 import { readSingleFile } from '../http/multipart';
 import { sendPreview } from '../http/send-preview';
+import { parseTransformQuery, wantsTransform } from '../http/transform-query';
 import { toFileDetailView, toFileView, type FileDetailView, type FileView } from './file.view';
-import { MultipartBody, ZodBody } from '../http/openapi';
+import { MultipartBody, TransformQuery, ZodBody } from '../http/openapi';
 
 // Room for multipart boundaries and the text fields around the file part.
 const MULTIPART_OVERHEAD = 1024 * 1024;
@@ -101,48 +102,54 @@ export class FilesController {
   }
 
   /**
-   * An image preview fitted to `w`×`h` (either may be left out), as `format` (webp, jpeg, png), `fit` inside or
-   * cover. Rendered on first request and kept as a derived object; later requests stream the stored bytes.
+   * The image transformed: `w`, `h` (either may be left out), `fit` (inside, cover, contain, outside, fill),
+   * `format` (webp, avif, jpeg, png, original, auto), `q` (1–100). Rendered on first request and kept as a derived
+   * object; later requests stream the stored bytes. The credential is a bearer token, or the `expires` and
+   * `signature` of a URL from `GET /files/:id/download-url?w=…` (then no token is needed).
    */
   @Get(':id/preview')
+  @AcceptsSignedUrl()
+  @TransformQuery({ expires: 'signed URL: expiry (unix seconds)', signature: 'signed URL: its signature (instead of a bearer token)' })
   async preview(
-    @CurrentPrincipal() principal: Principal,
+    @OptionalPrincipal() principal: Principal | undefined,
     @Param('id', ParseUUIDPipe) id: string,
     @Query() query: Record<string, unknown>,
     @Req() req: Request,
     @Res() res: Response,
   ): Promise<void> {
-    await sendPreview(req, res, await this.previews.preview(principal, id, parsePreviewQuery(query)));
+    const { expires, signature, ...params } = query;
+    const request = parseTransformQuery(params);
+    const accept = req.headers.accept;
+    const preview = principal
+      ? await this.previews.preview(principal, id, request, accept)
+      : await this.previews.previewSigned(id, asString(expires), asString(signature), request, accept);
+    await sendPreview(req, res, preview, `private, max-age=${this.config.transforms.cacheMaxAgeSeconds}`);
   }
 
+  /**
+   * A time-limited URL of the bytes; with transform parameters (`w`, `h`, `fit`, `format`, `q`), a signed URL of
+   * `/files/:id/preview` that renders them (the holder may change the parameters, not the file).
+   */
   @Get(':id/download-url')
+  @TransformQuery({ disposition: 'inline or attachment (default attachment; without transform parameters)' })
   async downloadUrl(
     @CurrentPrincipal() principal: Principal,
     @Param('id', ParseUUIDPipe) id: string,
-    @Query('disposition') disposition?: string,
+    @Query() query: Record<string, unknown>,
   ): Promise<{ url: string; expiresAt: string }> {
+    const disposition = query.disposition;
     if (disposition !== undefined && disposition !== 'inline' && disposition !== 'attachment') {
-      throw Errors.badRequest("disposition must be 'inline' or 'attachment'");
+      throw Errors.badRequest("disposition must be 'inline' or 'attachment'", { field: 'disposition' });
     }
-    const signed = await this.files.downloadUrl(principal, id, disposition);
+    const signed = wantsTransform(query)
+      ? await this.previews.signedUrl(principal, id, parseTransformQuery(query))
+      : await this.files.downloadUrl(principal, id, disposition);
     return { url: signed.url, expiresAt: signed.expiresAt.toISOString() };
   }
 }
 
-function parsePreviewQuery(query: Record<string, unknown>): PreviewRequest {
-  const one = (name: string): string | undefined => {
-    const value = query[name];
-    if (value === undefined || value === '') return undefined;
-    if (typeof value !== 'string') throw Errors.badRequest(`${name} must be given once`, { field: name });
-    return value;
-  };
-  const int = (name: string): number | undefined => {
-    const value = one(name);
-    if (value === undefined) return undefined;
-    if (!/^\d{1,5}$/.test(value)) throw Errors.badRequest(`${name} must be a whole number of pixels`, { field: name });
-    return Number(value);
-  };
-  return { width: int('w'), height: int('h'), format: one('format') as PreviewRequest['format'], fit: one('fit') as PreviewRequest['fit'] };
+function asString(value: unknown): string | undefined {
+  return typeof value === 'string' ? value : undefined;
 }
 
 function parseVisibility(value: string | undefined): 'PRIVATE' | 'PUBLIC' | undefined {

@@ -26,7 +26,10 @@ function graphqlCode(code: ErrorCode): string {
     case 'QUOTA_EXCEEDED':
       return 'QUOTA_EXCEEDED';
     case 'STORAGE_UNAVAILABLE':
+    case 'BUSY':
       return 'SERVICE_UNAVAILABLE';
+    case 'IMAGE_TOO_LARGE':
+      return 'BAD_USER_INPUT';
   }
 }
 

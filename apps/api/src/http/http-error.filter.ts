@@ -40,13 +40,16 @@ function errorName(code: ErrorCode): string {
     case 'QUOTA_EXCEEDED':
       return 'Payload Too Large';
     case 'STORAGE_UNAVAILABLE':
+    case 'BUSY':
       return 'Service Unavailable';
+    case 'IMAGE_TOO_LARGE':
+      return 'Unprocessable Entity';
   }
 }
 
-/** Headers some errors carry besides their body: how long to wait after a 429. */
+/** Headers some errors carry besides their body: how long to wait after a 429 or a busy 503. */
 export function setErrorHeaders(res: Response, exception: unknown): void {
-  if (exception instanceof AppError && exception.code === 'RATE_LIMITED') {
+  if (exception instanceof AppError && (exception.code === 'RATE_LIMITED' || exception.code === 'BUSY')) {
     res.setHeader('Retry-After', String(exception.details?.retryAfterSeconds ?? 1));
   }
   const prismaCode = (exception as { code?: unknown })?.code;

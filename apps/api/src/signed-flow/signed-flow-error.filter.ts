@@ -12,6 +12,7 @@ const CONDO_CODE: Record<number, string> = {
   409: 'BAD_USER_INPUT',
   413: 'PAYLOAD_TOO_LARGE',
   415: 'BAD_USER_INPUT',
+  422: 'BAD_USER_INPUT',
   416: 'BAD_USER_INPUT',
   429: 'TOO_MANY_REQUESTS',
 };
