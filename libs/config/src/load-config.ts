@@ -76,6 +76,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     media: { thumbnailSizes: raw.THUMBNAIL_SIZES, maxImagePixels: raw.MAX_IMAGE_PIXELS },
+    scanning: {
+      clamavAddress: raw.CLAMAV_ADDRESS,
+      timeoutMs: raw.CLAMAV_TIMEOUT_MS,
+      maxStreamBytes: raw.CLAMAV_MAX_STREAM_BYTES,
+      oversizePolicy: raw.CLAMAV_OVERSIZE_POLICY,
+    },
     lifecycle: {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,

@@ -5,6 +5,7 @@ import { AppError, Errors } from '@app/errors';
 import { MAX_PREVIEW_SIZE, MediaError, MediaProcessor, readMediaInput, type PreviewFit, type PreviewFormat } from '@app/media';
 import { STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
 import { FilesRepository, type FileRow } from './files.repository';
+import { assertServable } from './file-serving';
 
 /** Cached preview variants per file; past this, previews are still rendered but no longer kept. */
 export const MAX_CACHED_PREVIEWS = 32;
@@ -54,6 +55,7 @@ export class FilePreviewsService {
   async render(file: FileRow, sourceKey: string, request: PreviewRequest, sourceMime = file.sniffedMime): Promise<RenderedPreview> {
     const options = normalise(request);
     const id = file.id;
+    if (file.status === 'QUARANTINED') assertServable(file, true);
     if (file.status !== 'READY') throw new AppError('CONFLICT', `File ${id} is ${file.status}; previews are made once it is READY`);
     if (!MediaProcessor.isImage(sourceMime)) {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Files of type ${sourceMime ?? 'unknown'} have no image preview`);
