@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { buildMeta, upload as signedUpload } from '@app/files-client';
-import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, type Clamd } from './support/clamd';
+import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
 import { gql } from './support/graphql';
 import { startTestApp, type TestApp } from './support/test-app';
 
@@ -215,6 +215,47 @@ describe('virus scanning: files over CLAMAV_MAX_STREAM_BYTES with CLAMAV_OVERSIZ
 
     const small = await uploadRest(app, token, Buffer.from(EICAR), 'small.txt');
     expect(await app.waitForStatus(small, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'QUARANTINED' });
+  });
+});
+
+describe('virus scanning: verdicts reused for identical bytes scanned by the same clamd database', () => {
+  let clamd: Clamd;
+  let proxy: VersionedClamd;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    clamd = await startClamd();
+    proxy = await versionedClamd(clamd, 'ClamAV 1.4.6/27999/Thu Nov 26 07:00:00 2026');
+    app = await startTestApp({ CLAMAV_ADDRESS: proxy.address });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await proxy?.close();
+    await stopClamd(clamd);
+  });
+
+  it('scans each content once per database version, across organizations, clean and infected alike', async () => {
+    const alice = app.token({ sub: 'alice', org: 'org-a' });
+    const bob = app.token({ sub: 'bob', org: 'org-b' });
+    const clean = randomBytes(64 * 1024);
+    const infected = Buffer.concat([randomBytes(1024), Buffer.from(EICAR)]);
+    const settle = (id: string, token: string) => app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED']);
+
+    expect(await settle(await uploadRest(app, alice, clean, 'a.bin'), alice)).toMatchObject({ status: 'READY' });
+    expect(await settle(await uploadRest(app, alice, infected, 'b.bin'), alice)).toMatchObject({ status: 'QUARANTINED' });
+    expect(proxy.scans).toBe(2);
+    // The same bytes again, in another organization: the verdicts are reused, nothing is streamed.
+    expect(await settle(await uploadRest(app, bob, clean, 'a-again.bin'), bob)).toMatchObject({ status: 'READY' });
+    const again = await uploadRest(app, bob, infected, 'b-again.bin');
+    expect(await settle(again, bob)).toMatchObject({ status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
+    expect((await call(app, 'GET', `/files/${again}/download-url`, bob)).status).toBe(403);
+    expect(proxy.scans).toBe(2);
+    // New signatures (freshclam): the database version changes and the bytes are scanned again.
+    proxy.version = 'ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026';
+    const rescanned = await uploadRest(app, alice, clean, 'a-new-db.bin');
+    expect(await settle(rescanned, alice)).toMatchObject({ status: 'READY' });
+    expect(proxy.scans).toBe(3);
+    expect((await app.db.file.findUniqueOrThrow({ where: { id: rescanned } })).scannedWith).toBe('ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026');
   });
 });
 

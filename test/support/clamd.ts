@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { connect, createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { ClamdClient } from '@app/scanning';
 import { freePort } from '../../scripts/support/local-services';
@@ -119,4 +120,71 @@ export async function stopClamd(clamd: Clamd | undefined): Promise<void> {
   if (!clamd) return;
   await clamd.stop();
   await rm(clamd.dir, { recursive: true, force: true });
+}
+
+export interface VersionedClamd {
+  address: string;
+  /** INSTREAM conversations passed on to the real clamd. */
+  readonly scans: number;
+  /** What VERSION answers, e.g. `ClamAV 1.4.6/27999/Thu Nov 26 07:00:00 2026`: change it to simulate a database update. */
+  version: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real clamd made to report an official database version. Our test signatures live in a local `.ndb`, which
+ * VERSION does not show (and an official database cannot be made here: they are signed), so this proxy answers
+ * VERSION itself and passes every other conversation, bytes untouched, to the real clamd, counting the scans.
+ */
+export async function versionedClamd(clamd: Clamd, version: string): Promise<VersionedClamd> {
+  let scans = 0;
+  const sockets = new Set<Socket>();
+  const state = { version };
+  const server = createServer((client) => {
+    sockets.add(client);
+    client.on('close', () => sockets.delete(client));
+    client.on('error', () => undefined);
+    let head = Buffer.alloc(0);
+    const onData = (data: Buffer) => {
+      head = Buffer.concat([head, data]);
+      const nul = head.indexOf(0);
+      if (nul < 0) return;
+      client.off('data', onData);
+      client.pause();
+      if (head.subarray(0, nul).toString() === 'zVERSION') {
+        client.end(`${state.version}\0`);
+        return;
+      }
+      scans++;
+      const upstream = connect({ host: '127.0.0.1', port: clamd.port }, () => {
+        upstream.write(head);
+        client.pipe(upstream);
+        upstream.pipe(client);
+        client.resume();
+      });
+      sockets.add(upstream);
+      upstream.on('close', () => sockets.delete(upstream));
+      upstream.on('error', () => client.destroy());
+    };
+    client.on('data', onData);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as { port: number }).port;
+  return {
+    address: `tcp://127.0.0.1:${port}`,
+    get scans() {
+      return scans;
+    },
+    get version() {
+      return state.version;
+    },
+    set version(value: string) {
+      state.version = value;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      }),
+  };
 }
