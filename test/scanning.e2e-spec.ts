@@ -1,4 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { buildMeta, upload as signedUpload } from '@app/files-client';
 import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
 import { gql } from './support/graphql';
@@ -50,21 +52,40 @@ describe('virus scanning with clamd', () => {
   let owner: string;
   let colleague: string;
   let admin: string;
+  // Webhook deliveries of the organization (events and bodies).
+  let receiver: Server;
+  const deliveries: { event: string; body: any }[] = [];
 
   beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        deliveries.push({ event: String(req.headers['x-filehub-event']), body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
     clamd = await startClamd({ streamMaxBytes: 1024 * 1024 });
     app = await startTestApp({
       CLAMAV_ADDRESS: clamd.address,
       CLAMAV_TIMEOUT_MS: '5000',
       FILE_CLIENTS: JSON.stringify({ 'scan-app': APP_SECRET }),
+      WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
     });
     owner = app.token({ sub: 'olga', org: 'scan-org' });
     colleague = app.token({ sub: 'carl', org: 'scan-org' });
     admin = app.token({ sub: 'root', org: 'scan-org', role: 'admin' });
+    const hook = await call(app, 'POST', '/webhooks', app.token({ sub: 'ops', org: 'scan-org', role: 'service' }), {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
+      events: ['file.quarantined', 'file.failed'],
+    });
+    expect(hook.status).toBe(201);
   });
   afterAll(async () => {
     await app?.close();
     await stopClamd(clamd);
+    await new Promise((r) => receiver?.close(r));
   });
 
   it('scans a clean upload before it becomes READY, then serves it', async () => {
@@ -92,6 +113,14 @@ describe('virus scanning with clamd', () => {
     expect(file).toMatchObject({ status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
     const row = await app.db.file.findUniqueOrThrow({ where: { id } });
     expect(row.virusSignature).toBe(EICAR_SIGNATURE);
+    // Subscribers hear of it, with the signature.
+    for (let i = 0; !deliveries.some((d) => d.body.data.file.id === id); i++) {
+      if (i > 200) throw new Error('no file.quarantined delivery');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(deliveries.filter((d) => d.body.data.file.id === id)).toEqual([
+      { event: 'file.quarantined', body: expect.objectContaining({ event: 'file.quarantined', data: expect.objectContaining({ signature: EICAR_SIGNATURE, file: expect.objectContaining({ id, status: 'QUARANTINED' }) }) }) },
+    ]);
     // Kept for an admin (the object is still in storage), never handed out.
     expect(await app.countObjects()).toBeGreaterThanOrEqual(1);
 
