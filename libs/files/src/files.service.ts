@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { FileAssociation } from '@app/database';
-import { AppError, Errors } from '@app/errors';
+import { Errors } from '@app/errors';
 import { STORAGE_DRIVER, type GetResult, type StorageDriver } from '@app/storage';
 import { contentDisposition, isActiveContent } from './content-type';
 import { OutboxRelay } from '@app/queue';

@@ -113,7 +113,12 @@ export class ClamdClient {
   private async open(signal?: AbortSignal): Promise<Connection> {
     signal?.throwIfAborted();
     const conn = new Connection(this.options.address, this.address, this.options.timeoutMs, signal);
-    await conn.connected;
+    try {
+      await conn.connected;
+    } catch (error) {
+      conn.close();
+      throw error;
+    }
     return conn;
   }
 }
