@@ -1,4 +1,4 @@
-import { Module } from '@nestjs/common';
+import { Logger, Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { parseClamdAddress } from './clamd-address';
 import { ClamdClient } from './clamd.client';
@@ -11,7 +11,9 @@ const virusScanner = {
   useFactory: (config: AppConfig): VirusScanner | null => {
     const { clamavAddress, timeoutMs, maxStreamBytes } = config.scanning;
     if (!clamavAddress) return null;
-    return new ClamdClient({ address: parseClamdAddress(clamavAddress), timeoutMs, maxStreamBytes });
+    const client = new ClamdClient({ address: parseClamdAddress(clamavAddress), timeoutMs, maxStreamBytes });
+    new Logger('Scanning').log(`Virus scanning on: every upload is scanned by clamd at ${client.address} before READY`);
+    return client;
   },
 };
 
