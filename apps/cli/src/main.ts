@@ -228,7 +228,7 @@ export function program(): Command {
   cli
     .command('ls')
     .description('list files you can read')
-    .option('--status <status>', 'UPLOADING, PROCESSING, READY or FAILED')
+    .option('--status <status>', 'UPLOADING, PROCESSING, READY, FAILED or QUARANTINED')
     .option('--type <mime>', 'MIME type or its first part: image, application/pdf…')
     .option('--tag <tag>')
     .option('--search <text>', 'part of the name')

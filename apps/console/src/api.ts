@@ -3,7 +3,7 @@
 export interface FileSummary {
   id: string;
   name: string;
-  status: 'UPLOADING' | 'PROCESSING' | 'READY' | 'FAILED';
+  status: 'UPLOADING' | 'PROCESSING' | 'READY' | 'FAILED' | 'QUARANTINED';
   failureReason: string | null;
   contentType: string;
   size: number | null;

@@ -127,6 +127,18 @@ export const configSchema = z
     // Objects no record references are collected once they are this old (uploads in flight are younger).
     ORPHAN_MIN_AGE_SECONDS: positiveInt.max(365 * 24 * 3600).default(86_400),
     SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+    // Virus scanning (docs/virus-scanning.md): unset, uploads are not scanned. Set, every upload is streamed to this
+    // clamd before it may become READY.
+    CLAMAV_ADDRESS: z
+      .string()
+      .regex(/^(tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):\d{1,5}\/?|unix:\/.+)$/, 'must be tcp://host:port or unix:/path/to/clamd.ctl')
+      .optional(),
+    // One conversation with clamd fails after this long without progress (no bytes taken, no answer); the job retries.
+    CLAMAV_TIMEOUT_MS: positiveInt.max(3_600_000).default(60_000),
+    // Files larger than this are not sent to clamd: keep it at or below clamd's StreamMaxLength (Debian: 25M).
+    CLAMAV_MAX_STREAM_BYTES: positiveInt.max(4 * 1024 ** 3 - 1).default(25 * 1024 * 1024),
+    // What happens to a file too large to scan: `fail` (FAILED with the reason, the default) or `allow` (READY unscanned).
+    CLAMAV_OVERSIZE_POLICY: z.enum(['fail', 'allow']).default('fail'),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3') {
@@ -177,6 +189,7 @@ export interface AppConfig {
   lifecycle: LifecycleConfig;
   media: { thumbnailSizes: number[]; maxImagePixels: number };
   transforms: TransformsConfig;
+  scanning: ScanningConfig;
 }
 
 export interface TransformsConfig {
@@ -194,6 +207,15 @@ export interface TransformsConfig {
   cacheMaxAgeSeconds: number;
   /** Rendered variants kept per file as derived objects; past it they are rendered for each request. */
   maxVariantsPerFile: number;
+}
+
+export interface ScanningConfig {
+  /** clamd's address (`tcp://host:port`, `unix:/path`); unset: no scanning at all. */
+  clamavAddress?: string;
+  timeoutMs: number;
+  maxStreamBytes: number;
+  /** Files too large to scan: FAILED (`fail`) or READY without a scan (`allow`). */
+  oversizePolicy: 'fail' | 'allow';
 }
 
 export interface FileClientsConfig {

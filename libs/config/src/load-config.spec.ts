@@ -10,6 +10,7 @@ describe('loadConfig', () => {
     expect(config.uploads).toEqual({ maxBytes: 104857600, signedUrlTtlSeconds: 300 });
     expect(config.auth.usingDevelopmentSecret).toBe(true);
     expect(config.fileClients.configured).toEqual({});
+    expect(config.scanning).toEqual({ clamavAddress: undefined, timeoutMs: 60000, maxStreamBytes: 26214400, oversizePolicy: 'fail' });
   });
 
   it.each([
@@ -20,6 +21,8 @@ describe('loadConfig', () => {
     [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL must be a postgresql:\/\/ URL$/],
     [{ FILE_CLIENTS: '{not json' }, /^Invalid configuration: FILE_CLIENTS must be valid JSON$/],
     [{ FILE_CLIENTS: '{"c1": "short"}' }, /^Invalid configuration: FILE_CLIENTS must be a JSON object/],
+    [{ CLAMAV_ADDRESS: '127.0.0.1:3310' }, /^Invalid configuration: CLAMAV_ADDRESS must be tcp:\/\/host:port or unix:\/path\/to\/clamd.ctl$/],
+    [{ CLAMAV_OVERSIZE_POLICY: 'skip' }, /^Invalid configuration: CLAMAV_OVERSIZE_POLICY /],
     [{ NODE_ENV: 'production' }, /^Invalid configuration: AUTH_JWT_SECRET is required when NODE_ENV=production$/],
   ])('refuses %j with one line naming the variable', (env, message) => {
     expect(() => loadConfig(env)).toThrow(ConfigError);
@@ -29,6 +32,14 @@ describe('loadConfig', () => {
     } catch (e) {
       expect((e as Error).message).not.toContain('\n');
     }
+  });
+
+  it('takes a clamd address over TCP or a unix socket', () => {
+    expect(loadConfig({ CLAMAV_ADDRESS: 'tcp://127.0.0.1:3310' }).scanning.clamavAddress).toBe('tcp://127.0.0.1:3310');
+    expect(loadConfig({ CLAMAV_ADDRESS: 'unix:/run/clamav/clamd.ctl', CLAMAV_OVERSIZE_POLICY: 'allow' }).scanning).toMatchObject({
+      clamavAddress: 'unix:/run/clamav/clamd.ctl',
+      oversizePolicy: 'allow',
+    });
   });
 
   it('builds the S3 settings only for the s3 driver', () => {

@@ -85,6 +85,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       cacheMaxAgeSeconds: raw.TRANSFORM_CACHE_MAX_AGE_SECONDS,
       maxVariantsPerFile: raw.TRANSFORM_MAX_VARIANTS_PER_FILE,
     },
+    scanning: {
+      clamavAddress: raw.CLAMAV_ADDRESS,
+      timeoutMs: raw.CLAMAV_TIMEOUT_MS,
+      maxStreamBytes: raw.CLAMAV_MAX_STREAM_BYTES,
+      oversizePolicy: raw.CLAMAV_OVERSIZE_POLICY,
+    },
     lifecycle: {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,

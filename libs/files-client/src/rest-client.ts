@@ -5,7 +5,7 @@ import type { ConnectionOptions, UploadableFile, UploadProgress } from './types'
 export interface FileRecord {
   id: string;
   name: string;
-  status: 'UPLOADING' | 'PROCESSING' | 'READY' | 'FAILED';
+  status: 'UPLOADING' | 'PROCESSING' | 'READY' | 'FAILED' | 'QUARANTINED';
   failureReason: string | null;
   contentType: string;
   size: number | null;

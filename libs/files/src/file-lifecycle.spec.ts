@@ -1,7 +1,7 @@
 import { AppError } from '@app/errors';
-import { canTransition, FILE_STATUSES, nextStatus, type LifecycleEvent } from './file-lifecycle';
+import { canTransition, eventForRequestedStatus, FILE_STATUSES, nextStatus, type LifecycleEvent } from './file-lifecycle';
 
-const events: LifecycleEvent[] = ['uploaded', 'verified', 'failed', 'reprocess'];
+const events: LifecycleEvent[] = ['uploaded', 'verified', 'failed', 'infected', 'reprocess'];
 
 describe('file lifecycle', () => {
   it.each([
@@ -9,8 +9,10 @@ describe('file lifecycle', () => {
     ['UPLOADING', 'failed', 'FAILED'],
     ['PROCESSING', 'verified', 'READY'],
     ['PROCESSING', 'failed', 'FAILED'],
+    ['PROCESSING', 'infected', 'QUARANTINED'],
     ['READY', 'reprocess', 'PROCESSING'],
     ['FAILED', 'reprocess', 'PROCESSING'],
+    ['QUARANTINED', 'reprocess', 'PROCESSING'],
   ] as const)('%s --%s--> %s', (from, event, to) => {
     expect(nextStatus(from, event)).toBe(to);
   });
@@ -21,8 +23,10 @@ describe('file lifecycle', () => {
       'UPLOADING:failed',
       'PROCESSING:verified',
       'PROCESSING:failed',
+      'PROCESSING:infected',
       'READY:reprocess',
       'FAILED:reprocess',
+      'QUARANTINED:reprocess',
     ]);
     for (const from of FILE_STATUSES) {
       for (const event of events) {
@@ -43,5 +47,16 @@ describe('file lifecycle', () => {
     for (const event of events) {
       if (canTransition('UPLOADING', event)) expect(nextStatus('UPLOADING', event)).not.toBe('READY');
     }
+  });
+
+  it('never leaves QUARANTINED except by an admin rescan, and no client may ask for it', () => {
+    for (const event of events) {
+      if (event !== 'reprocess') expect(canTransition('QUARANTINED', event)).toBe(false);
+    }
+    expect(() => eventForRequestedStatus('QUARANTINED')).toThrow('Only the virus scanner quarantines a file');
+  });
+
+  it('quarantines only from PROCESSING: an upload is scanned before it can be READY', () => {
+    for (const from of FILE_STATUSES) expect(canTransition(from, 'infected')).toBe(from === 'PROCESSING');
   });
 });

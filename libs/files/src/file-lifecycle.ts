@@ -1,9 +1,10 @@
 import { AppError } from '@app/errors';
 
 // Every upload path (multipart through the API, pre-signed POST/PUT, S3 multipart, tus) walks the same steps:
-//   intent (record in UPLOADING) → uploaded (bytes in storage, PROCESSING) → verified → READY | FAILED.
+//   intent (record in UPLOADING) → uploaded (bytes in storage, PROCESSING) → verified → READY | FAILED,
+// and, with virus scanning on, PROCESSING → infected → QUARANTINED (never served; an admin may rescan it).
 // This table is the only place that says which step may follow which.
-export const FILE_STATUSES = ['UPLOADING', 'PROCESSING', 'READY', 'FAILED'] as const;
+export const FILE_STATUSES = ['UPLOADING', 'PROCESSING', 'READY', 'FAILED', 'QUARANTINED'] as const;
 export type FileStatusName = (typeof FILE_STATUSES)[number];
 
 export type LifecycleEvent =
@@ -13,14 +14,18 @@ export type LifecycleEvent =
   | 'verified'
   /** The upload or its verification failed for good. */
   | 'failed'
+  /** The virus scanner found a signature in the bytes. */
+  | 'infected'
   /** An admin asks to run post-upload work again. */
   | 'reprocess';
 
 const TRANSITIONS: Record<FileStatusName, Partial<Record<LifecycleEvent, FileStatusName>>> = {
   UPLOADING: { uploaded: 'PROCESSING', failed: 'FAILED' },
-  PROCESSING: { verified: 'READY', failed: 'FAILED' },
+  PROCESSING: { verified: 'READY', failed: 'FAILED', infected: 'QUARANTINED' },
   READY: { reprocess: 'PROCESSING' },
   FAILED: { reprocess: 'PROCESSING' },
+  // An admin rescans after a signature update withdrew a false positive; nothing else leaves quarantine.
+  QUARANTINED: { reprocess: 'PROCESSING' },
 };
 
 export function canTransition(from: FileStatusName, event: LifecycleEvent): boolean {
@@ -49,5 +54,7 @@ export function eventForRequestedStatus(status: FileStatusName): LifecycleEvent 
       return 'failed';
     case 'UPLOADING':
       throw new AppError('ILLEGAL_TRANSITION', 'A file cannot be moved back to UPLOADING');
+    case 'QUARANTINED':
+      throw new AppError('ILLEGAL_TRANSITION', 'Only the virus scanner quarantines a file');
   }
 }

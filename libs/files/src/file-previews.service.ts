@@ -16,6 +16,7 @@ import {
 } from '@app/media';
 import { STORAGE_DRIVER, StorageLocator, StorageNotFoundError, type StorageDriver } from '@app/storage';
 import { FilesRepository, type FileRow } from './files.repository';
+import { assertServable } from './file-serving';
 import { TransformSlots } from './transform-slots';
 import { checkTransformUrl, signTransformUrl } from './transform-url';
 
@@ -194,6 +195,7 @@ export class FilePreviewsService {
   }
 
   private renderable(file: FileRow, sourceMime: string | null): void {
+    if (file.status === 'QUARANTINED') assertServable(file, true);
     if (file.status !== 'READY') throw new AppError('CONFLICT', `File ${file.id} is ${file.status}; images are transformed once it is READY`);
     if (!MediaProcessor.isImage(sourceMime)) {
       throw new AppError('UNSUPPORTED_MEDIA_TYPE', `Files of type ${sourceMime ?? 'unknown'} cannot be transformed: only JPEG, PNG, WebP, AVIF, GIF and TIFF images can`);

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '@app/config';
+import { VIRUS_SCANNER, verdictKey, type VirusScanner } from '@app/scanning';
 import { MediaError, MediaProcessor, readMediaInput } from '@app/media';
 import { OutboxRelay, type JobContext, type JobHandler, type JobOutcome, type JobPayloads } from '@app/queue';
 import { STORAGE_DRIVER, StorageLocator, StorageNotFoundError, type StorageDriver } from '@app/storage';
@@ -30,20 +32,30 @@ interface DerivedMedia {
   thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[];
 }
 
+/** What the virus scan (when on) said about the bytes. */
+type ScanResult =
+  | { kind: 'clean'; scannedWith: string | null }
+  | { kind: 'infected'; signature: string; scannedWith: string }
+  | { kind: 'unscanned'; reason?: string };
+
 /**
  * Post-upload work, the same for every upload path: read the stored bytes, measure, hash and sniff them, check
- * them against what was recorded and what the category allows; then derive what the type allows (PDF page count,
- * image size and thumbnails, judged by the sniffed type only) and move to READY, or FAILED with a reason.
+ * them against what was recorded and what the category allows; with scanning on, stream them to clamd (infected:
+ * QUARANTINED); then derive what the type allows (PDF page count, image size and thumbnails, judged by the sniffed
+ * type only) and move to READY, or FAILED with a reason.
  */
 @Injectable()
 export class FileProcessJob implements JobHandler<'file.process'> {
   readonly jobName = 'file.process' as const;
+  private readonly logger = new Logger(FileProcessJob.name);
 
   constructor(
     private readonly files: FilesRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     private readonly media: MediaProcessor,
     private readonly relay: OutboxRelay,
+    @Inject(VIRUS_SCANNER) private readonly scanner: VirusScanner | null,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   async handle({ fileId, tenantId }: Payload, { signal }: JobContext): Promise<JobOutcome> {
@@ -66,6 +78,21 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     if (problem) return this.fail(tenantId, fileId, problem, { sniffedMime, size: measured.size, sha256: measured.sha256 });
 
     const measuredData = { sniffedMime, size: measured.size, sha256: measured.sha256 };
+    let scan: ScanResult;
+    try {
+      // Before anything is derived from the bytes: an infected file gets no thumbnails and never becomes READY.
+      // A scanner that cannot be reached throws, so the job is retried and the file stays PROCESSING (unserved).
+      scan = await this.scan(file.storageKey, measured, signal);
+    } catch (error) {
+      if (error instanceof StorageNotFoundError) return this.fail(tenantId, fileId, 'The uploaded object is missing from storage');
+      throw error;
+    }
+    if (scan.kind === 'infected') return this.quarantine(tenantId, fileId, scan.signature, scan.scannedWith, measuredData);
+    if (scan.kind === 'unscanned' && scan.reason) {
+      if (this.config.scanning.oversizePolicy === 'fail') return this.fail(tenantId, fileId, scan.reason, measuredData);
+      this.logger.warn(`File ${fileId} becomes READY unscanned (CLAMAV_OVERSIZE_POLICY=allow): ${scan.reason}`);
+    }
+
     let derived: DerivedMedia;
     try {
       derived = await this.deriveMedia(file.storageKey, sniffedMime, signal, measured.data);
@@ -82,6 +109,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       nextStatus('PROCESSING', 'verified'),
       { ...measuredData, pageCount: derived.pageCount ?? null, width: derived.width ?? null, height: derived.height ?? null },
       derived.thumbnails,
+      scan.kind === 'clean' ? scan.scannedWith : null,
     );
     if (moved) {
       await emitFileEvent(this.files.client, 'file.ready', { ...file, status: 'READY', size: BigInt(measured.size), sha256: measured.sha256, sniffedMime });
@@ -89,6 +117,56 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     }
     // Not moved: another run finished first; it wrote the same derived keys, so nothing is left behind.
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
+  }
+
+  /**
+   * Streams the stored bytes to clamd. A verdict of the same clamd database on the same bytes (sha256) is reused
+   * instead: the same bytes and signatures give the same answer. Without a database version in clamd's VERSION
+   * answer (local signature files only) every file is scanned.
+   */
+  private async scan(key: string, measured: Measured, signal: AbortSignal): Promise<ScanResult> {
+    if (!this.scanner) return { kind: 'clean', scannedWith: null };
+    const version = await this.scanner.version(signal);
+    const engineKey = verdictKey(version);
+    const known = engineKey ? await this.files.findScanVerdict(measured.sha256, engineKey) : null;
+    if (known) return known.infected ? { kind: 'infected', signature: known.infected, scannedWith: version } : { kind: 'clean', scannedWith: version };
+    const { body } = await this.storage.get(key, { signal });
+    const verdict = await this.scanner.scan(body, { size: measured.size, signal }).finally(() => body.destroy());
+    switch (verdict.result) {
+      case 'clean':
+        return { kind: 'clean', scannedWith: version };
+      case 'infected':
+        return { kind: 'infected', signature: verdict.signature, scannedWith: version };
+      case 'too-large':
+        return { kind: 'unscanned', reason: `Not scanned for viruses: ${verdict.detail}` };
+    }
+  }
+
+  /** Infected: QUARANTINED with the signature; the bytes stay in storage for an admin but are never served. */
+  private async quarantine(
+    tenantId: string,
+    fileId: string,
+    signature: string,
+    scannedWith: string,
+    data: { sniffedMime: string | null; size: number; sha256: string },
+  ): Promise<JobOutcome> {
+    const reason = `Quarantined: infected with ${signature}`;
+    const moved = await this.files.updateIfStatus(this.filesDb(), tenantId, fileId, 'PROCESSING', {
+      ...data,
+      status: nextStatus('PROCESSING', 'infected'),
+      failureReason: reason,
+      virusSignature: signature,
+      scannedWith,
+      scannedAt: new Date(),
+      processedAt: new Date(),
+    });
+    const file = moved ? await this.files.findForTenant(tenantId, fileId) : null;
+    if (file) {
+      this.logger.warn(`File ${fileId} quarantined: clamd found ${signature}`);
+      await emitFileEvent(this.filesDb(), 'file.quarantined', file, { signature, reason });
+      this.relay.kick();
+    }
+    return { status: 'failed', detail: reason };
   }
 
   private async deriveMedia(originalKey: string, sniffedMime: string | null, signal: AbortSignal, kept?: Buffer): Promise<DerivedMedia> {

@@ -5,6 +5,7 @@ import { AppError, Errors } from '@app/errors';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
 import { FilesRepository, tenantIdOf, type FileRow } from './files.repository';
 import { emitFileEvent } from './file-events';
+import { assertServable } from './file-serving';
 
 export interface ShareInput {
   /** The user the new record belongs to. */
@@ -31,6 +32,7 @@ export class FileSharesService {
   async share(principal: Principal, sourceId: string, input: ShareInput): Promise<FileRow> {
     const source = await this.files.findReadableWithRelations(principal, sourceId);
     if (!source) throw Errors.notFound('File', sourceId);
+    if (source.status === 'QUARANTINED') assertServable(source, true);
     if (source.status !== 'READY' && source.status !== 'PROCESSING') {
       throw new AppError('CONFLICT', `File ${sourceId} has no content to share (status ${source.status})`);
     }

@@ -1,6 +1,7 @@
 import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { MediaProcessor } from '@app/media';
+import { ScanningModule } from '@app/scanning';
 import { DeleteObjectJob } from './delete-object.job';
 import { FileCategoriesRepository } from './file-categories.repository';
 import { FileCategoriesService } from './file-categories.service';
@@ -26,6 +27,7 @@ const mediaProcessor = {
 };
 
 @Module({
+  imports: [ScanningModule],
   providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
   exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })

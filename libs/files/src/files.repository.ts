@@ -231,6 +231,21 @@ export class FilesRepository {
     return row?.storageKey ?? null;
   }
 
+  /**
+   * A verdict already given for these bytes by the same clamd database (`engineKey`: engine and database version):
+   * a READY file scanned clean, or a QUARANTINED one with its signature. Across tenants on purpose: a verdict is a
+   * property of the bytes, and nothing of the other record but the verdict is returned.
+   */
+  async findScanVerdict(sha256: string, engineKey: string): Promise<{ infected: string | null } | null> {
+    const row = await this.db.file.findFirst({
+      where: { sha256, scannedWith: { startsWith: `${engineKey}/` }, status: { in: ['READY', 'QUARANTINED'] } },
+      select: { status: true, virusSignature: true },
+      orderBy: { scannedAt: 'desc' },
+    });
+    if (!row) return null;
+    return { infected: row.status === 'QUARANTINED' ? (row.virusSignature ?? 'unknown signature') : null };
+  }
+
   findCategoryByKey(key: string): Promise<FileCategory | null> {
     return this.db.fileCategory.findUnique({ where: { key } });
   }
@@ -286,6 +301,8 @@ export class FilesRepository {
     status: File['status'],
     data: { sniffedMime: string | null; size: number; sha256: string; pageCount: number | null; width: number | null; height: number | null },
     thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[],
+    /** The clean scan (clamd's VERSION answer), or null when the bytes were not scanned. */
+    scannedWith: string | null = null,
   ): Promise<boolean> {
     const [orgId, ownerId] = tenantId.startsWith('user:') ? [null, tenantId.slice('user:'.length)] : [tenantId, null];
     const rows = await this.db.$queryRaw<{ moved: number }[]>`
@@ -293,7 +310,8 @@ export class FilesRepository {
         UPDATE "File" SET
           "status" = ${status}::"FileStatus", "sniffedMime" = ${data.sniffedMime}, "size" = ${data.size}, "sha256" = ${data.sha256},
           "pageCount" = ${data.pageCount}, "width" = ${data.width}, "height" = ${data.height},
-          "processedAt" = now(), "failureReason" = NULL, "updatedAt" = now()
+          "processedAt" = now(), "failureReason" = NULL, "updatedAt" = now(),
+          "virusSignature" = NULL, "scannedWith" = ${scannedWith}, "scannedAt" = ${scannedWith === null ? null : new Date()}
         WHERE "id" = ${id} AND "status" = 'PROCESSING' AND "deletedAt" IS NULL
           AND (("organizationId" = ${orgId}) OR (${orgId}::text IS NULL AND "organizationId" IS NULL AND "ownerId" = ${ownerId}))
         RETURNING "id"

@@ -2,11 +2,12 @@ import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { FileAssociation } from '@app/database';
-import { AppError, Errors } from '@app/errors';
+import { Errors } from '@app/errors';
 import { STORAGE_DRIVER, type GetResult, type StorageDriver } from '@app/storage';
 import { contentDisposition, isActiveContent } from './content-type';
 import { OutboxRelay } from '@app/queue';
 import { MaintenanceRepository } from './maintenance.repository';
+import { assertServable, contentRefusal } from './file-serving';
 import { emitFileEvent } from './file-events';
 import {
   FilesRepository,
@@ -53,10 +54,23 @@ export class FilesService {
     return this.signedUrlFor(await this.get(principal, id), disposition);
   }
 
+  /** Throws the reason a file's bytes may not be served now (quarantined, not scanned yet, no bytes); see contentRefusal. */
+  assertServable(file: Pick<FileRow, 'id' | 'status' | 'virusSignature'>): void {
+    assertServable(file, this.scanning);
+  }
+
+  /** Whether the file's bytes may be served now. */
+  servable(file: Pick<FileRow, 'id' | 'status' | 'virusSignature'>): boolean {
+    return contentRefusal(file, this.scanning) === null;
+  }
+
+  /** With virus scanning on, bytes are served only once the scan found them clean. */
+  private get scanning(): boolean {
+    return this.config.scanning.clamavAddress !== undefined;
+  }
+
   async signedUrlFor(file: FileRow, disposition: 'inline' | 'attachment' = 'attachment'): Promise<SignedUrl> {
-    if (file.status !== 'READY' && file.status !== 'PROCESSING') {
-      throw new AppError('CONFLICT', `File ${file.id} has no content to download (status ${file.status})`);
-    }
+    this.assertServable(file);
     const type = servedContentType(file);
     const expiresInSeconds = this.config.uploads.signedUrlTtlSeconds;
     const url = await this.storage.presignGet(file.storageKey, {
@@ -74,6 +88,7 @@ export class FilesService {
    */
   async thumbnailUrl(principal: Principal, id: string, width = 256): Promise<SignedUrl & { isFallback: boolean }> {
     const file = await this.getWithRelations(principal, id);
+    this.assertServable(file);
     const byWidth = [...file.thumbnails].sort((a, b) => a.width - b.width);
     const thumbnail = byWidth.find((t) => t.width >= width) ?? byWidth.at(-1);
     if (!thumbnail) return { ...(await this.signedUrlFor(file, 'inline')), isFallback: true };
@@ -96,7 +111,7 @@ export class FilesService {
    * there are no bytes to serve yet.
    */
   async urlFor(file: FileRow): Promise<string | null> {
-    if (file.status !== 'READY' && file.status !== 'PROCESSING') return null;
+    if (contentRefusal(file, this.scanning)) return null;
     if (file.visibility === 'PUBLIC') return this.publicUrl(file);
     return (await this.signedUrlFor(file, 'inline')).url;
   }
@@ -159,7 +174,7 @@ export class FilesService {
     hash?: string,
   ): Promise<{ file: FileRow; object: GetResult }> {
     const file = await this.files.findPublic(id);
-    if (!file || (file.status !== 'READY' && file.status !== 'PROCESSING')) throw Errors.notFound('File', id);
+    if (!file || file.status === 'UPLOADING' || file.status === 'FAILED') throw Errors.notFound('File', id);
     // A URL naming other content (an older version's hash) finds nothing.
     if (hash !== undefined && !file.sha256?.startsWith(hash)) throw Errors.notFound('File', id);
     return { file, object: await this.openContent(file, rangeFor) };
@@ -170,9 +185,7 @@ export class FilesService {
     file: FileRow,
     rangeFor: (size: number | null) => { start: number; end?: number } | undefined,
   ): Promise<GetResult> {
-    if (file.status !== 'READY' && file.status !== 'PROCESSING') {
-      throw new AppError('CONFLICT', `File ${file.id} has no content to download (status ${file.status})`);
-    }
+    this.assertServable(file);
     const range = rangeFor(file.size === null ? null : Number(file.size));
     return this.storage.get(file.storageKey, { range });
   }

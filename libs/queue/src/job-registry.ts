@@ -15,7 +15,7 @@ export interface JobPayloads {
   'lifecycle.sweep': { task: LifecycleTask };
 }
 
-export const FILE_EVENTS = ['file.uploaded', 'file.ready', 'file.failed', 'file.deleted', 'file.shared', 'file.attached'] as const;
+export const FILE_EVENTS = ['file.uploaded', 'file.ready', 'file.failed', 'file.quarantined', 'file.deleted', 'file.shared', 'file.attached'] as const;
 export type FileEventName = (typeof FILE_EVENTS)[number] | 'ping';
 
 export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted', 'collect-orphans'] as const;

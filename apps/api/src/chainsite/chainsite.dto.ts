@@ -54,7 +54,7 @@ export function toChainsiteRecord(file: FileRow, where: { bucket: string; url: s
     bucket: where.bucket,
     url: where.url,
     meta: { originalName: file.originalFilename },
-    status: file.deletedAt === null && file.status !== 'FAILED',
+    status: file.deletedAt === null && file.status !== 'FAILED' && file.status !== 'QUARANTINED',
     deletedAt: file.deletedAt?.toISOString() ?? null,
     createdAt: file.createdAt.toISOString(),
     updatedAt: file.updatedAt.toISOString(),

@@ -43,7 +43,7 @@ export class ChainsiteService {
     const page = parsePageRequest(query, PAGING);
     const { rows, total } = await this.files.list(
       principal,
-      { ownerId: principal.userId, status: ['PROCESSING', 'READY', 'FAILED'] },
+      { ownerId: principal.userId, status: ['PROCESSING', 'READY', 'FAILED', 'QUARANTINED'] },
       { limit: page.limit, offset: page.offset, orderBy: 'createdAt', direction: 'desc' },
     );
     return success('OK', { count: total, pages: pageCount(total, page.limit), data: rows.map((row) => this.record(row)) });

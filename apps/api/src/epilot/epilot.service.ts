@@ -198,6 +198,7 @@ export class EpilotService {
     if (!temp || !epilotMeta(temp).temporary) throw Errors.notFound('Temporary upload', s3ref.key);
     if (temp.status === 'UPLOADING') throw Errors.badRequest(`Nothing has been uploaded to s3ref ${s3ref.key} yet: PUT the bytes to its upload_url first`);
     if (temp.status === 'FAILED') throw Errors.badRequest(`The upload to s3ref ${s3ref.key} failed: ${temp.failureReason ?? 'unknown reason'}`);
+    if (temp.status === 'QUARANTINED') this.files.assertServable(temp);
     return temp;
   }
 
@@ -224,6 +225,10 @@ export class EpilotService {
    * the version list grows, and the post-upload job runs again for the new bytes.
    */
   private async addVersion(principal: Principal, file: EpilotFile, s3ref: S3Ref, body: { filename?: string; mime_type?: string }, options: SaveOptions): Promise<void> {
+    // An infected entity is not cleaned by new bytes on top: its versions stay listed. Delete it instead.
+    if (file.status === 'QUARANTINED') {
+      throw new AppError('CONFLICT', `File ${file.id} is quarantined (infected with ${file.virusSignature ?? 'malware'}) and takes no new versions; delete it`);
+    }
     const temp = await this.temporary(principal, s3ref);
     const next = Math.max(0, ...file.versions.map((v) => v.version)) + 1;
     const filename = safeName(body.filename ?? temp.originalFilename);
@@ -359,7 +364,7 @@ export class EpilotService {
   async get(principal: Principal, id: string, withSourceUrl: boolean): Promise<FileEntityView> {
     const file = await this.readable(principal, id);
     const view = this.view(file);
-    if (withSourceUrl && !view.source_url && view.s3ref) view.source_url = (await this.files.signedUrlFor(file, 'attachment')).url;
+    if (withSourceUrl && !view.source_url && view.s3ref && this.files.servable(file)) view.source_url = (await this.files.signedUrlFor(file, 'attachment')).url;
     return view;
   }
 
@@ -394,12 +399,14 @@ export class EpilotService {
     const file = await this.readable(principal, id);
     const custom = epilotMeta(file).customDownloadUrl;
     if (custom && file.versions.length === 0) return { download_url: this.signCustomUrl(custom, file.id) };
+    this.files.assertServable(file);
     const { key, filename, mime } = this.versionKey(file, version);
     return { download_url: await this.presign(key, filename, mime, attachment) };
   }
 
   async downloadByKey(principal: Principal, key: string, bucket: string, attachment: boolean): Promise<{ download_url: string }> {
     const { file, version } = await this.byKey(principal, { key, bucket });
+    this.files.assertServable(file);
     return { download_url: await this.presign(key, version?.originalFilename ?? file.originalFilename, version?.mime ?? file.sniffedMime, attachment) };
   }
 
@@ -504,6 +511,7 @@ export class EpilotService {
     const file = link.file;
     // `hash`, when given, pins the content: a link opened with the hash of other bytes finds nothing.
     if (hash !== undefined && !(file.sha256 && hash.length >= 8 && file.sha256.startsWith(hash.toLowerCase()))) throw Errors.notFound('Public link');
+    this.files.assertServable(file);
     const current = this.versionKey(file, 0);
     await this.repo.recordAccess(link.id);
     return { file, ...current };

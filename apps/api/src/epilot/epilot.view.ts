@@ -162,7 +162,8 @@ export function toFileEntity(file: EpilotFile, context: ViewContext): FileEntity
     ...(mime ? { mime_type: mime } : {}),
     ...(size !== undefined ? { size_bytes: size, readable_size: readableSize(size) } : {}),
     access_control: file.visibility === 'PUBLIC' ? 'public-read' : 'private',
-    ...(file.visibility === 'PUBLIC' && hasBytes ? { public_url: context.publicUrl(file.id) } : {}),
+    // A quarantined file's public address would only refuse: leave it out.
+    ...(file.visibility === 'PUBLIC' && hasBytes && file.status !== 'QUARANTINED' ? { public_url: context.publicUrl(file.id) } : {}),
     ...(meta.customDownloadUrl ? { custom_download_url: context.signCustomUrl(meta.customDownloadUrl, file.id) } : {}),
     ...(meta.sourceUrl ? { source_url: meta.sourceUrl } : {}),
     ...(hasBytes ? { s3ref: { bucket: context.bucket, key: file.storageKey } } : {}),

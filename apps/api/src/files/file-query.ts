@@ -5,7 +5,7 @@ import { z } from 'zod';
 const one = z.string().trim().min(1).max(200).optional();
 
 export const listFilesQuerySchema = z.object({
-  status: z.enum(['UPLOADING', 'PROCESSING', 'READY', 'FAILED'], { error: 'must be UPLOADING, PROCESSING, READY or FAILED' }).optional(),
+  status: z.enum(['UPLOADING', 'PROCESSING', 'READY', 'FAILED', 'QUARANTINED'], { error: 'must be UPLOADING, PROCESSING, READY, FAILED or QUARANTINED' }).optional(),
   /** A MIME type prefix: `image`, `application/pdf`, `text`… */
   type: z
     .string()

@@ -6,10 +6,11 @@ export enum FileStatusEnum {
   PROCESSING = 'PROCESSING',
   READY = 'READY',
   FAILED = 'FAILED',
+  QUARANTINED = 'QUARANTINED',
 }
 registerEnumType(FileStatusEnum, {
   name: 'FileStatus',
-  description: 'UPLOADING → PROCESSING → READY | FAILED (see README, "File lifecycle")',
+  description: 'UPLOADING → PROCESSING → READY | FAILED, or QUARANTINED when the virus scanner finds a signature (never served; see docs/virus-scanning.md)',
 });
 
 @ObjectType('FileAssociation')
@@ -36,7 +37,7 @@ export class FileModel {
   @Field({ description: 'The type sniffed from the bytes when known, else a safe declared one' }) contentType!: string;
   @Field(() => String, {
     nullable: true,
-    description: 'Static for public files; a short-lived signed URL for private ones; null before the bytes arrive',
+    description: 'Static for public files; a short-lived signed URL for private ones; null while there is nothing to serve (before the bytes arrive, while a virus scan is pending, QUARANTINED, FAILED)',
   })
   url!: string | null;
   @Field() isPublic!: boolean;

@@ -1,0 +1,24 @@
+import { AppError } from '@app/errors';
+import { contentRefusal } from './file-serving';
+
+describe('contentRefusal', () => {
+  it('serves READY files, and PROCESSING ones only while scanning is off', () => {
+    expect(contentRefusal({ id: 'f', status: 'READY' }, true)).toBeNull();
+    expect(contentRefusal({ id: 'f', status: 'PROCESSING' }, false)).toBeNull();
+    const unscanned = contentRefusal({ id: 'f', status: 'PROCESSING' }, true);
+    expect(unscanned).toBeInstanceOf(AppError);
+    expect(unscanned).toMatchObject({ code: 'CONFLICT', message: 'File f is being scanned for viruses; its content is served once it is READY' });
+  });
+
+  it('never serves a quarantined file, and says what it is infected with', () => {
+    for (const scanning of [true, false]) {
+      const refusal = contentRefusal({ id: 'f', status: 'QUARANTINED', virusSignature: 'Eicar-Test-Signature' }, scanning);
+      expect(refusal).toMatchObject({ code: 'FORBIDDEN', message: 'File f is quarantined: infected with Eicar-Test-Signature' });
+      expect(refusal?.status).toBe(403);
+    }
+  });
+
+  it.each(['UPLOADING', 'FAILED'] as const)('has nothing to serve for %s', (status) => {
+    expect(contentRefusal({ id: 'f', status }, false)).toMatchObject({ code: 'CONFLICT', message: `File f has no content to download (status ${status})` });
+  });
+});

@@ -1,0 +1,304 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { buildMeta, upload as signedUpload } from '@app/files-client';
+import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
+import { gql } from './support/graphql';
+import { startTestApp, type TestApp } from './support/test-app';
+
+// Virus scanning against a real clamd (Debian's clamav-daemon) started by the suite with an EICAR signature of
+// its own: every upload is streamed to clamd before it may become READY; infected files end QUARANTINED and no
+// download path serves them.
+
+const APP_SECRET = 'scanning-app-secret-0123456789';
+const QUARANTINED_MESSAGE = `quarantined: infected with ${EICAR_SIGNATURE}`;
+
+async function uploadRest(app: TestApp, token: string, bytes: Buffer, filename: string): Promise<string> {
+  const form = new FormData();
+  form.append('file', new Blob([bytes], { type: 'application/octet-stream' }), filename);
+  const res = await fetch(`${app.url}/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
+  const body = (await res.json()) as { id: string; message?: string };
+  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${body.message}`);
+  return body.id;
+}
+
+async function call(app: TestApp, method: string, path: string, token?: string, body?: unknown) {
+  const res = await fetch(`${app.url}${path}`, {
+    method,
+    redirect: 'manual',
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let json: any = text;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // not JSON (bytes)
+  }
+  return { status: res.status, body: json, text };
+}
+
+/** How many runs of file.process threw (and were retried) in the process that runs jobs. */
+async function processErrors(app: TestApp): Promise<number> {
+  const text = await (await fetch(app.jobMetricsUrl)).text();
+  const line = text.split('\n').find((l) => l.startsWith('filehub_jobs_total{') && l.includes('job="file.process"') && l.includes('outcome="error"'));
+  return line ? Number(line.split(' ').pop()) : 0;
+}
+
+describe('virus scanning with clamd', () => {
+  let clamd: Clamd;
+  let app: TestApp;
+  let owner: string;
+  let colleague: string;
+  let admin: string;
+  // Webhook deliveries of the organization (events and bodies).
+  let receiver: Server;
+  const deliveries: { event: string; body: any }[] = [];
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        deliveries.push({ event: String(req.headers['x-filehub-event']), body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    clamd = await startClamd({ streamMaxBytes: 1024 * 1024 });
+    app = await startTestApp({
+      CLAMAV_ADDRESS: clamd.address,
+      CLAMAV_TIMEOUT_MS: '5000',
+      FILE_CLIENTS: JSON.stringify({ 'scan-app': APP_SECRET }),
+      WEBHOOK_ALLOW_HOSTS: '127.0.0.1',
+    });
+    owner = app.token({ sub: 'olga', org: 'scan-org' });
+    colleague = app.token({ sub: 'carl', org: 'scan-org' });
+    admin = app.token({ sub: 'root', org: 'scan-org', role: 'admin' });
+    const hook = await call(app, 'POST', '/webhooks', app.token({ sub: 'ops', org: 'scan-org', role: 'service' }), {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
+      events: ['file.quarantined', 'file.failed'],
+    });
+    expect(hook.status).toBe(201);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stopClamd(clamd);
+    await new Promise((r) => receiver?.close(r));
+  });
+
+  it('scans a clean upload before it becomes READY, then serves it', async () => {
+    const bytes = Buffer.from('just some clean words\n'.repeat(1000));
+    const id = await uploadRest(app, owner, bytes, 'clean.txt');
+    const file = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
+    expect(file).toMatchObject({ status: 'READY', failureReason: null });
+    const row = await app.db.file.findUniqueOrThrow({ where: { id } });
+    expect(row.scannedWith).toMatch(/^ClamAV \d+\.\d+/);
+    expect(row.scannedAt).toBeInstanceOf(Date);
+    expect(row.virusSignature).toBeNull();
+
+    const signed = await call(app, 'GET', `/files/${id}/download-url`, colleague);
+    expect(signed.status).toBe(200);
+    const downloaded = Buffer.from(await (await fetch(signed.body.url)).arrayBuffer());
+    expect(createHash('sha256').update(downloaded).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    const viaGraphql = await gql(app, owner, 'query($id: ID!) { file(fileId: $id) { url status } }', { id });
+    expect(viaGraphql.data.file).toMatchObject({ status: 'READY', url: expect.stringMatching(/^http/) });
+  });
+
+  it('quarantines an EICAR upload with the signature, and no download path serves it', async () => {
+    // The test string inside other bytes: the signature matches anywhere in the stream.
+    const id = await uploadRest(app, owner, Buffer.concat([Buffer.from('report header\n'), Buffer.from(EICAR), Buffer.from('\ntrailer\n')]), 'invoice.txt');
+    const file = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
+    expect(file).toMatchObject({ status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
+    const row = await app.db.file.findUniqueOrThrow({ where: { id } });
+    expect(row.virusSignature).toBe(EICAR_SIGNATURE);
+    // Subscribers hear of it, with the signature.
+    for (let i = 0; !deliveries.some((d) => d.body.data.file.id === id); i++) {
+      if (i > 200) throw new Error('no file.quarantined delivery');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(deliveries.filter((d) => d.body.data.file.id === id)).toEqual([
+      { event: 'file.quarantined', body: expect.objectContaining({ event: 'file.quarantined', data: expect.objectContaining({ signature: EICAR_SIGNATURE, file: expect.objectContaining({ id, status: 'QUARANTINED' }) }) }) },
+    ]);
+    // Kept for an admin (the object is still in storage), never handed out.
+    expect(await app.countObjects()).toBeGreaterThanOrEqual(1);
+
+    const refusals: [string, string, string | undefined][] = [
+      ['GET', `/files/${id}/download-url`, colleague],
+      ['GET', `/files/${id}/download-url?disposition=inline`, owner],
+      ['GET', `/files/${id}/preview?w=64`, owner],
+      ['GET', `/api/files/${id}/download-url`, owner], // facilioo
+      ['GET', `/api/files/${id}/thumbnail-url`, owner], // facilioo
+      ['GET', `/v1/upload/url/${id}`, owner], // chainsite
+      ['GET', `/v1/files/${id}/download`, owner], // epilot
+      ['GET', `/v1/files/${id}/preview?w=64`, owner], // epilot
+    ];
+    for (const [method, path, token] of refusals) {
+      const res = await call(app, method, path, token);
+      expect({ path, status: res.status }).toEqual({ path, status: 403 });
+      expect(res.text).toContain(QUARANTINED_MESSAGE);
+    }
+    // epilot's batch download answers per item.
+    const batch = await call(app, 'POST', '/v1/files:downloadFiles', owner, [{ id }]);
+    expect(batch.status).toBe(200);
+    expect(batch.body).toEqual([expect.objectContaining({ file_entity_id: id, status: 403, error: expect.stringContaining(QUARANTINED_MESSAGE) })]);
+
+    // GraphQL shows the status and leaves the URL out.
+    const viaGraphql = await gql(app, colleague, 'query($id: ID!) { file(fileId: $id) { url status failureReason } }', { id });
+    expect(viaGraphql.errors).toBeUndefined();
+    expect(viaGraphql.data.file).toEqual({ url: null, status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
+
+    // Made public: the static address, epilot's public preview and a public link refuse too, without credentials.
+    expect((await call(app, 'PATCH', `/files/${id}`, owner, { visibility: 'public' })).status).toBe(200);
+    const publicContent = await call(app, 'GET', `/public/files/${id}`);
+    expect(publicContent.status).toBe(403);
+    expect(publicContent.text).toContain(QUARANTINED_MESSAGE);
+    expect((await call(app, 'GET', `/v1/files/public/${id}/preview?w=64`)).status).toBe(403);
+    const epilotEntity = await call(app, 'GET', `/v2/files/${id}?source_url=true`, owner);
+    expect(epilotEntity.status).toBe(200);
+    expect(epilotEntity.body.public_url).toBeUndefined();
+    expect(epilotEntity.body.source_url).toBeUndefined();
+    const link = await call(app, 'POST', `/v1/files/${id}/public/links`, owner);
+    expect(link.status).toBe(201);
+    const followed = await fetch(String(link.body), { redirect: 'manual' });
+    expect(followed.status).toBe(403);
+    expect(await followed.text()).toContain(QUARANTINED_MESSAGE);
+
+    // Listed with its status, filterable.
+    const listed = await call(app, 'GET', '/files?status=QUARANTINED', owner);
+    expect(listed.body.data.map((f: { id: string }) => f.id)).toEqual([id]);
+    // Only an admin's rescan leaves quarantine; with the same signatures it comes back QUARANTINED.
+    expect((await call(app, 'POST', `/files/${id}/reprocess`, owner)).status).toBe(403);
+    expect((await call(app, 'POST', `/files/${id}/reprocess`, admin)).status).toBe(202);
+    expect(await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'QUARANTINED' });
+  });
+
+  it("refuses the signed flow's content route for an infected upload", async () => {
+    const meta = buildMeta({ userId: 'olga', fileClientId: 'scan-app', modelNames: ['Document'], fingerprint: 'scan-e2e', organizationId: 'scan-org' });
+    const [uploaded] = (await signedUpload({ serverUrl: app.url, token: owner, files: [{ buffer: Buffer.from(EICAR), filename: 'eicar.com' }], meta })).files;
+    expect(await app.waitForStatus(uploaded!.id, owner, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'QUARANTINED' });
+    const content = await call(app, 'GET', `/api/files/${uploaded!.id}?sign=${encodeURIComponent(uploaded!.signature)}`);
+    expect(content.status).toBe(403);
+    expect(content.text).toContain(QUARANTINED_MESSAGE);
+  });
+
+  it(`fails a file larger than clamd's StreamMaxLength (the default policy), never READY unscanned`, async () => {
+    const bytes = randomBytes(clamd.streamMaxBytes + 512 * 1024);
+    const id = await uploadRest(app, owner, bytes, 'big.bin');
+    const file = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
+    expect(file.status).toBe('FAILED');
+    expect(file.failureReason).toMatch(/^Not scanned for viruses: clamd refused to scan the whole file \(INSTREAM size limit exceeded.*StreamMaxLength\)$/);
+    expect((await call(app, 'GET', `/files/${id}/download-url`, owner)).status).toBe(409);
+  });
+
+  // Last: it stops clamd.
+  it('keeps a file PROCESSING (unserved) while clamd is down, retries, then FAILS it with the reason', async () => {
+    await clamd.stop();
+    const errorsBefore = await processErrors(app);
+    const id = await uploadRest(app, owner, Buffer.from('uploaded while the scanner is down'), 'waiting.txt');
+    // The first attempt has failed and is waiting for its retry.
+    for (let i = 0; (await processErrors(app)) <= errorsBefore; i++) {
+      if (i > 300) throw new Error('file.process never ran');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const waiting = await call(app, 'GET', `/files/${id}`, owner);
+    expect(waiting.body.status).toBe('PROCESSING');
+    const early = await call(app, 'GET', `/files/${id}/download-url`, owner);
+    expect(early.status).toBe(409);
+    expect(early.body.message).toBe(`File ${id} is being scanned for viruses; its content is served once it is READY`);
+    const viaGraphql = await gql(app, owner, 'query($id: ID!) { file(fileId: $id) { url status } }', { id });
+    expect(viaGraphql.data.file).toEqual({ url: null, status: 'PROCESSING' });
+
+    const failed = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
+    expect(failed.status).toBe('FAILED');
+    expect(failed.failureReason).toMatch(new RegExp(`^Processing failed: Cannot reach clamd at ${clamd.address.replace(/[.]/g, '\\.')}: .*ECONNREFUSED`));
+
+    // Once clamd is back, an admin's retry scans it and it becomes READY.
+    await clamd.start();
+    expect((await call(app, 'POST', `/files/${id}/reprocess`, admin)).status).toBe(202);
+    expect(await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
+  });
+});
+
+describe('virus scanning: files over CLAMAV_MAX_STREAM_BYTES with CLAMAV_OVERSIZE_POLICY=allow', () => {
+  let clamd: Clamd;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    clamd = await startClamd();
+    app = await startTestApp({ CLAMAV_ADDRESS: clamd.address, CLAMAV_MAX_STREAM_BYTES: '4096', CLAMAV_OVERSIZE_POLICY: 'allow' });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await stopClamd(clamd);
+  });
+
+  it('lets an oversized file become READY unscanned, while smaller ones are still scanned', async () => {
+    const token = app.token({ sub: 'ursula', org: 'allow-org' });
+    const big = await uploadRest(app, token, Buffer.concat([Buffer.alloc(8192, 'a'), Buffer.from(EICAR)]), 'big-unscanned.txt');
+    expect(await app.waitForStatus(big, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
+    const bigRow = await app.db.file.findUniqueOrThrow({ where: { id: big } });
+    expect(bigRow.scannedAt).toBeNull();
+    expect(bigRow.scannedWith).toBeNull();
+
+    const small = await uploadRest(app, token, Buffer.from(EICAR), 'small.txt');
+    expect(await app.waitForStatus(small, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'QUARANTINED' });
+  });
+});
+
+describe('virus scanning: verdicts reused for identical bytes scanned by the same clamd database', () => {
+  let clamd: Clamd;
+  let proxy: VersionedClamd;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    clamd = await startClamd();
+    proxy = await versionedClamd(clamd, 'ClamAV 1.4.6/27999/Thu Nov 26 07:00:00 2026');
+    app = await startTestApp({ CLAMAV_ADDRESS: proxy.address });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await proxy?.close();
+    await stopClamd(clamd);
+  });
+
+  it('scans each content once per database version, across organizations, clean and infected alike', async () => {
+    const alice = app.token({ sub: 'alice', org: 'org-a' });
+    const bob = app.token({ sub: 'bob', org: 'org-b' });
+    const clean = randomBytes(64 * 1024);
+    const infected = Buffer.concat([randomBytes(1024), Buffer.from(EICAR)]);
+    const settle = (id: string, token: string) => app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED']);
+
+    expect(await settle(await uploadRest(app, alice, clean, 'a.bin'), alice)).toMatchObject({ status: 'READY' });
+    expect(await settle(await uploadRest(app, alice, infected, 'b.bin'), alice)).toMatchObject({ status: 'QUARANTINED' });
+    expect(proxy.scans).toBe(2);
+    // The same bytes again, in another organization: the verdicts are reused, nothing is streamed.
+    expect(await settle(await uploadRest(app, bob, clean, 'a-again.bin'), bob)).toMatchObject({ status: 'READY' });
+    const again = await uploadRest(app, bob, infected, 'b-again.bin');
+    expect(await settle(again, bob)).toMatchObject({ status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
+    expect((await call(app, 'GET', `/files/${again}/download-url`, bob)).status).toBe(403);
+    expect(proxy.scans).toBe(2);
+    // New signatures (freshclam): the database version changes and the bytes are scanned again.
+    proxy.version = 'ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026';
+    const rescanned = await uploadRest(app, alice, clean, 'a-new-db.bin');
+    expect(await settle(rescanned, alice)).toMatchObject({ status: 'READY' });
+    expect(proxy.scans).toBe(3);
+    expect((await app.db.file.findUniqueOrThrow({ where: { id: rescanned } })).scannedWith).toBe('ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026');
+  });
+});
+
+describe('without CLAMAV_ADDRESS', () => {
+  let app: TestApp;
+  beforeAll(async () => {
+    app = await startTestApp();
+  });
+  afterAll(() => app?.close());
+
+  it('does not scan: the EICAR string is just bytes and becomes READY', async () => {
+    const token = app.token({ sub: 'nina', org: 'no-scan' });
+    const id = await uploadRest(app, token, Buffer.from(EICAR), 'eicar.txt');
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
+    expect((await app.db.file.findUniqueOrThrow({ where: { id } })).scannedAt).toBeNull();
+  });
+});
