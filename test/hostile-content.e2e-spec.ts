@@ -176,7 +176,7 @@ describe('hostile content', () => {
     expect(await derivedObjects(id)).toBe(0);
     const preview = await fetch(`${app.url}/files/${id}/preview?w=64`, { headers: auth() });
     expect(preview.status).toBe(415);
-    expect(((await preview.json()) as { message: string }).message).toMatch(/application\/zip have no image preview/);
+    expect(((await preview.json()) as { message: string }).message).toMatch(/application\/zip cannot be transformed/);
     const res = await download(id, 'attachment');
     expect(Number(res.headers.get('content-length'))).toBe(bytes.length);
     expect(Buffer.from(await res.arrayBuffer()).equals(bytes)).toBe(true);
