@@ -119,6 +119,10 @@ export const configSchema = z
     // Objects no record references are collected once they are this old (uploads in flight are younger).
     ORPHAN_MIN_AGE_SECONDS: positiveInt.max(365 * 24 * 3600).default(86_400),
     SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
+    // Resumable uploads (tus) and direct S3 multipart uploads not finished within this are removed by the sweep.
+    RESUMABLE_UPLOAD_TTL_SECONDS: positiveInt.max(30 * 24 * 3600).default(86_400),
+    // Pre-signed multipart uploads: the part size when the client names none (S3 needs 5 MiB+ for all but the last part).
+    MULTIPART_PART_SIZE_BYTES: positiveInt.min(5 * 1024 * 1024).max(5 * 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3') {
@@ -168,6 +172,14 @@ export interface AppConfig {
   shutdownTimeoutMs: number;
   lifecycle: LifecycleConfig;
   media: { thumbnailSizes: number[]; maxImagePixels: number };
+  resumable: ResumableConfig;
+}
+
+export interface ResumableConfig {
+  /** Unfinished tus and multipart uploads are removed this long after they started. */
+  ttlSeconds: number;
+  /** Default part size of pre-signed multipart uploads. */
+  multipartPartSize: number;
 }
 
 export interface FileClientsConfig {

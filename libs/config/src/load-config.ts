@@ -76,6 +76,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
     logLevel: raw.LOG_LEVEL,
     shutdownTimeoutMs: raw.SHUTDOWN_TIMEOUT_MS,
     media: { thumbnailSizes: raw.THUMBNAIL_SIZES, maxImagePixels: raw.MAX_IMAGE_PIXELS },
+    resumable: { ttlSeconds: raw.RESUMABLE_UPLOAD_TTL_SECONDS, multipartPartSize: raw.MULTIPART_PART_SIZE_BYTES },
     lifecycle: {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,

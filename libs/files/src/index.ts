@@ -18,3 +18,6 @@ export * from './import-url.job';
 export { checkSourceUrl, pinnedLookup, SourceUrlError } from './source-url/safe-fetch';
 export * from './file-events';
 export * from './quotas.service';
+export * from './resumable/resumable-store';
+export * from './resumable/resumable-uploads.service';
+export * from './multipart/multipart-uploads.service';
