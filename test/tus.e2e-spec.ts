@@ -221,6 +221,16 @@ describe(`tus resumable uploads (${PROFILE})`, () => {
     expect(last.headers.get('filehub-file-id')).toBe(id);
     const file = await app.waitForStatus(id, token, ['READY', 'FAILED']);
     expect(file).toMatchObject({ status: 'READY', sha256: createHash('sha256').update(bytes).digest('hex') });
+    // The final PATCH repeated (its answer was lost) is acknowledged; terminating a finished upload is refused.
+    const repeated = await patch(bytes.length, Buffer.alloc(0));
+    expect(repeated.status).toBe(204);
+    expect(repeated.headers.get('upload-offset')).toBe(String(bytes.length));
+    expect(repeated.headers.get('filehub-file-id')).toBe(id);
+    const terminate = await fetch(`${app.url}${TUS}/${id}`, { method: 'DELETE', headers: auth(token) });
+    expect(terminate.status).toBe(409);
+    expect(await terminate.json()).toMatchObject({ message: expect.stringContaining(`it became file ${id}`) });
+    // Another organization cannot learn about it either.
+    expect((await fetch(`${app.url}${TUS}/${id}`, { method: 'HEAD', headers: auth(app.token({ sub: 'tina', org: 'elsewhere' })) })).status).toBe(404);
 
     // The same bytes again: a second file, no second object.
     const objects = await app.countObjects();

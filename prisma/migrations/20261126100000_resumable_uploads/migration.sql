@@ -16,8 +16,9 @@ CREATE INDEX "MultipartUpload_createdAt_idx" ON "MultipartUpload"("createdAt");
 
 ALTER TABLE "MultipartUpload" ADD CONSTRAINT "MultipartUpload_fileId_fkey" FOREIGN KEY ("fileId") REFERENCES "File"("id") ON DELETE CASCADE ON UPDATE CASCADE;
 
--- tus uploads in progress: who started them and what the file will be. The id is the file's id once finished; the
--- row goes then (or when the upload is terminated), and the lifecycle sweep removes expired ones with their data.
+-- tus uploads: who started them and what the file will be. The id is the file's id once finished; the row then
+-- stays until it expires (finishedAt set), so a client that lost the final answer still learns the upload is
+-- complete. Terminated uploads lose their row at once; the lifecycle sweep removes expired ones with their data.
 CREATE TABLE "ResumableUpload" (
     "id" TEXT NOT NULL,
     "ownerId" TEXT NOT NULL,
@@ -29,6 +30,7 @@ CREATE TABLE "ResumableUpload" (
     "size" BIGINT NOT NULL,
     "createdAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "expiresAt" TIMESTAMP(3) NOT NULL,
+    "finishedAt" TIMESTAMP(3),
 
     CONSTRAINT "ResumableUpload_pkey" PRIMARY KEY ("id")
 );

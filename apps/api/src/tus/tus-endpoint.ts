@@ -3,7 +3,7 @@ import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { DataStore, ERRORS, MemoryLocker, Server, type Upload } from '@tus/server';
+import { DataStore, ERRORS, MemoryLocker, Server, Upload } from '@tus/server';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { fileIdOfStoreId, RESUMABLE_STORE, ResumableUploadsService, resumableStoreId, type FileRow, type ResumableStore } from '@app/files';
@@ -41,13 +41,26 @@ class FinishingStore extends DataStore {
 
   override async write(stream: Readable, storeId: string, offset: number): Promise<number> {
     const fileId = mustFileId(storeId);
+    // A repeated final PATCH (its answer was lost): nothing more to take.
+    if ((await this.uploads.progress(fileId))?.finished) {
+      stream.resume();
+      return offset;
+    }
     const written = await this.inner.write(stream, storeId, offset);
-    if (written === (await this.uploads.declaredSize(fileId))) await this.uploads.finish(fileId);
+    if (written === (await this.uploads.progress(fileId))?.size) await this.uploads.finish(fileId);
     return written;
   }
 
-  override getUpload(storeId: string): Promise<Upload> {
-    return this.inner.getUpload(storeId);
+  // A request that waited for the lock while the upload was being finished finds its tus data gone: the upload is
+  // complete, which is what it reports.
+  override async getUpload(storeId: string): Promise<Upload> {
+    try {
+      return await this.inner.getUpload(storeId);
+    } catch (error) {
+      const progress = await this.uploads.progress(mustFileId(storeId));
+      if (!progress?.finished) throw error;
+      return new Upload({ id: storeId, size: progress.size, offset: progress.size });
+    }
   }
 
   override declareUploadLength(storeId: string, length: number): Promise<void> {

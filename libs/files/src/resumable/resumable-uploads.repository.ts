@@ -25,6 +25,10 @@ export class ResumableUploadsRepository {
     return this.db.resumableUpload.findMany({ where: { expiresAt: { lt: now } }, take: limit, orderBy: { expiresAt: 'asc' } });
   }
 
+  async markFinished(id: string): Promise<void> {
+    await this.db.resumableUpload.updateMany({ where: { id }, data: { finishedAt: new Date() } });
+  }
+
   async delete(id: string): Promise<void> {
     await this.db.resumableUpload.deleteMany({ where: { id } });
   }

@@ -61,26 +61,29 @@ export class ResumableUploadsService {
   async find(principal: Principal, id: string): Promise<ResumableState> {
     if (!isUploadId(id)) throw Errors.notFound('Upload', id);
     const upload = await this.uploads.findOwned(principal, id);
-    if (upload) return { state: 'uploading', upload };
+    if (!upload) throw Errors.notFound('Upload', id);
+    if (!upload.finishedAt) return { state: 'uploading', upload };
     const file = await this.files.findForTenant(tenantIdOfPrincipal(principal), id);
-    if (file && file.ownerId === principal.userId && !file.deletedAt) return { state: 'finished', file };
-    throw Errors.notFound('Upload', id);
+    if (!file || file.deletedAt) throw Errors.notFound('Upload', id);
+    return { state: 'finished', file };
   }
 
-  /** The size the upload was created with, for the store's write path (which knows only the id). */
-  async declaredSize(id: string): Promise<number | undefined> {
+  /** The size the upload was created with, and whether it has become a file, for the store (which knows only ids). */
+  async progress(id: string): Promise<{ size: number; finished: boolean } | undefined> {
     const upload = await this.uploads.findById(id);
-    return upload ? Number(upload.size) : undefined;
+    return upload ? { size: Number(upload.size), finished: upload.finishedAt !== null } : undefined;
   }
 
   /**
    * The last byte is in: the upload becomes a file through the same stage and commit as every streamed upload
-   * (quotas are checked again on the real bytes). The tus data and the record go in every case.
+   * (quotas are checked again on the real bytes). The tus data goes in every case; the record stays, marked
+   * finished, until it expires (a HEAD then still reports the upload complete), or goes at once on failure.
    */
   async finish(id: string): Promise<FileRow> {
     const upload = await this.uploads.findById(id);
     if (!upload) throw Errors.notFound('Upload', id);
     const owner: Principal = { userId: upload.ownerId, orgId: upload.organizationId, role: 'user' };
+    let file: FileRow;
     try {
       const stream = await this.store.readFinished(resumableStoreId(id));
       const staged = await this.fileUploads.stage(owner, {
@@ -95,11 +98,14 @@ export class ResumableUploadsService {
         await this.fileUploads.discardStaged([staged]);
         throw Errors.badRequest(`Upload ${id} holds ${staged.size} bytes, not the ${upload.size} it was created with`);
       }
-      const [file] = await this.fileUploads.commit(owner, [staged]);
-      return file!;
-    } finally {
+      [file] = (await this.fileUploads.commit(owner, [staged])) as [FileRow];
+    } catch (error) {
       await this.forget(id);
+      throw error;
     }
+    await this.uploads.markFinished(id);
+    await this.store.discard(resumableStoreId(id));
+    return file;
   }
 
   /** Removes an upload's tus data and its record (termination, completion, expiry). */
@@ -108,7 +114,7 @@ export class ResumableUploadsService {
     await this.uploads.delete(id);
   }
 
-  /** Lifecycle sweep: uploads past their expiry lose their data and record. */
+  /** Lifecycle sweep: uploads past their expiry lose their data and record (finished ones only their record). */
   async expire(now: Date, limit: number): Promise<number> {
     let count = 0;
     for (const upload of await this.uploads.expired(now, limit)) {
