@@ -5,6 +5,8 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { once } from 'node:events';
+import { request } from 'node:http';
+import Redis from 'ioredis';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import * as tus from 'tus-js-client';
 import { LifecycleSweepJob } from '@app/files';
@@ -319,5 +321,67 @@ describe(`tus resumable uploads (${PROFILE})`, () => {
     expect(res.headers.get('tus-extension')).toContain('termination');
     expect(res.headers.get('tus-extension')).not.toContain('creation-defer-length');
     expect(res.headers.get('tus-max-size')).toBe(String(400 * MiB));
+  });
+});
+
+// Requests of one upload may reach any replica behind a load balancer; its lock lives in Redis in the full profile.
+(PROFILE === 'full' ? describe : describe.skip)('tus across two API replicas (full profile: the upload lock in Redis)', () => {
+  let a: TestApp;
+  let b: TestApp;
+  let redis: Redis;
+
+  beforeAll(async () => {
+    a = await startTestApp();
+    b = await startTestApp({ QUEUE_PREFIX: a.config.queue.prefix }, { databaseUrl: a.config.database.url, storageFrom: a.config, worker: false });
+    redis = new Redis(a.config.queue.redisUrl!);
+  });
+  afterAll(async () => {
+    redis?.disconnect();
+    await b?.close({ keepDatabase: true });
+    await a?.close();
+  });
+
+  it('a request on one replica makes the other let go of the upload, keeping what it received', async () => {
+    const token = a.token({ sub: 'rita', org: 'replicas' });
+    const headers = { authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' };
+    const created = await fetch(`${a.url}${TUS}`, { method: 'POST', headers: { ...headers, 'upload-length': String(3 * MiB), 'upload-metadata': metadata({ filename: 'shared.bin' }) } });
+    expect(created.status).toBe(201);
+    const id = new URL(created.headers.get('location')!).pathname.split('/').pop()!;
+    const bytes = randomBytes(3 * MiB);
+
+    // Replica A receives a PATCH that sends 1 MiB and then stalls (a client whose connection died half-open).
+    const stalled = request(`${a.url}${TUS}/${id}`, {
+      method: 'PATCH',
+      headers: { ...headers, 'upload-offset': '0', 'content-type': 'application/offset+octet-stream', 'content-length': String(bytes.length) },
+    });
+    const ended = new Promise<string>((resolve) => {
+      stalled.on('response', (res) => {
+        res.resume();
+        resolve(`answered ${res.statusCode}`);
+      });
+      stalled.on('error', () => resolve('connection closed'));
+    });
+    stalled.write(bytes.subarray(0, MiB));
+    const lockKey = `${a.config.queue.prefix}:tus-lock:tus/${id}`;
+    expect(await until(() => redis.exists(lockKey), (n) => n === 1)).toBe(1);
+
+    // The client resumes through replica B: B waits for A to let go, then reports what A stored.
+    const head = await fetch(`${b.url}${TUS}/${id}`, { method: 'HEAD', headers });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('upload-offset')).toBe(String(MiB));
+    expect(await ended).toBeTruthy();
+    stalled.destroy();
+
+    const rest = await fetch(`${b.url}${TUS}/${id}`, {
+      method: 'PATCH',
+      headers: { ...headers, 'upload-offset': String(MiB), 'content-type': 'application/offset+octet-stream' },
+      body: bytes.subarray(MiB),
+    });
+    expect(rest.status).toBe(204);
+    expect(rest.headers.get('filehub-file-id')).toBe(id);
+    const file = await a.waitForStatus(id, token, ['READY', 'FAILED']);
+    expect(file).toMatchObject({ status: 'READY', size: bytes.length, sha256: createHash('sha256').update(bytes).digest('hex') });
+    expect(await tusLeftovers(a)).toEqual([]);
+    expect(await redis.exists(lockKey)).toBe(0);
   });
 });

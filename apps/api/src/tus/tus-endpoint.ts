@@ -1,13 +1,14 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { STATUS_CODES } from 'node:http';
 import type { Readable } from 'node:stream';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { DataStore, ERRORS, MemoryLocker, Server, Upload } from '@tus/server';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { AppError } from '@app/errors';
 import { fileIdOfStoreId, RESUMABLE_STORE, ResumableUploadsService, resumableStoreId, type FileRow, type ResumableStore } from '@app/files';
 import { logContext } from '@app/logging';
+import { RedisLocker } from './redis-locker';
 
 export const TUS_PATH = '/api/files/tus';
 /** Response header naming the file a finished upload became (final PATCH, and HEAD once finished). */
@@ -98,9 +99,10 @@ class JsonErrorServer extends Server {
  * and checks every request before it gets here; this wires tus to the file domain.
  */
 @Injectable()
-export class TusEndpoint {
+export class TusEndpoint implements OnApplicationShutdown {
   private readonly logger = new Logger('Tus');
   private readonly server: Server;
+  private readonly locker?: RedisLocker;
 
   constructor(
     @Inject(RESUMABLE_STORE) store: ResumableStore,
@@ -108,10 +110,12 @@ export class TusEndpoint {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {
     const publicUrl = config.http.publicUrl;
+    // Requests of one upload may reach any replica: with Redis, the per-upload lock is shared by all of them.
+    if (config.queue.redisUrl) this.locker = new RedisLocker(config.queue.redisUrl, config.queue.prefix);
     this.server = new JsonErrorServer({
       path: TUS_PATH,
       datastore: new FinishingStore(store, uploads),
-      locker: new MemoryLocker(),
+      locker: this.locker ?? new MemoryLocker(),
       maxSize: config.uploads.maxBytes,
       exposedHeaders: [FILE_ID_HEADER],
       namingFunction: () => {
@@ -125,6 +129,10 @@ export class TusEndpoint {
       onUploadFinish: async (_req, upload) => ({ headers: { [FILE_ID_HEADER]: fileIdOfStoreId(upload.id) ?? '' } }),
       onResponseError: (_req, error) => this.errorResponse(error),
     });
+  }
+
+  onApplicationShutdown(): void {
+    this.locker?.close();
   }
 
   /** Hands a checked request to tus. */
