@@ -117,6 +117,8 @@ export class TusEndpoint implements OnApplicationShutdown {
       datastore: new FinishingStore(store, uploads),
       locker: this.locker ?? new MemoryLocker(),
       maxSize: config.uploads.maxBytes,
+      // Like the rest of the API, no cross-origin access beyond the service's own origin (tus would allow any).
+      allowedOrigins: [new URL(publicUrl).origin],
       exposedHeaders: [FILE_ID_HEADER],
       namingFunction: () => {
         const context = creation.getStore();
