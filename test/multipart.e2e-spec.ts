@@ -154,9 +154,13 @@ function api(app: TestApp, token: string) {
     await putPart(part!.url, randomBytes(5 * MiB));
     const recent = (await client.create({ filename: 'recent.bin', size: 6 * MiB })).body.fileId as string;
     expect(await pendingUploads()).toBe(2);
-    await app.db.multipartUpload.update({ where: { fileId: stale }, data: { createdAt: new Date(Date.now() - (app.config.resumable.ttlSeconds + 60) * 1000) } });
+    const longAgo = new Date(Date.now() - (app.config.resumable.ttlSeconds + 60) * 1000);
+    await app.db.multipartUpload.update({ where: { fileId: stale }, data: { createdAt: longAgo } });
+    await app.db.file.update({ where: { id: stale }, data: { createdAt: longAgo } });
 
     const sweep = app.get<LifecycleSweepJob>(LifecycleSweepJob);
+    // The sweep of abandoned direct uploads leaves multipart uploads to their own expiry.
+    expect(await sweep.handle({ task: 'abandoned-uploads' })).toMatchObject({ status: 'skipped' });
     expect(await sweep.handle({ task: 'abort-stale-multipart' })).toEqual({ status: 'succeeded', detail: '1 stale multipart upload(s) aborted' });
     expect(await app.db.file.findUnique({ where: { id: stale } })).toBeNull();
     expect(await pendingUploads()).toBe(1);
