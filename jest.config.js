@@ -24,7 +24,7 @@ const common = {
   testEnvironment: 'node',
   rootDir: __dirname,
   transform: { '^.+\\.(t|j|mj|cj)s$': swc },
-  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@apollo|graphql-upload|file-type|strtok3|token-types|peek-readable|@tokenizer|uint8array-extras|@borewit|fs-capacitor|jose)/)'],
+  transformIgnorePatterns: ['/node_modules/(?!(@nestjs|@apollo|graphql-upload|file-type|strtok3|token-types|peek-readable|@tokenizer|uint8array-extras|@borewit|fs-capacitor|jose|@tus|srvx)/)'],
   moduleNameMapper,
 };
 

@@ -27,6 +27,9 @@ import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
 import { EpilotModule } from './epilot/epilot.module';
 import { HttpErrorFilter } from './http/http-error.filter';
+import { MultipartController } from './multipart/multipart.controller';
+import { TusController } from './tus/tus.controller';
+import { TusEndpoint } from './tus/tus-endpoint';
 
 // Signed storage URLs carry their own credential (the signature), not a bearer token.
 Public()(LocalStorageController);
@@ -63,11 +66,12 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, FilesController, PublicFilesController],
+      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, MultipartController, FilesController, PublicFilesController, TusController],
       providers: [
         FilesResolver,
         JsonObjectScalar,
         TransformMetrics,
+        TusEndpoint,
         { provide: APP_GUARD, useClass: AuthGuard },
         { provide: APP_FILTER, useClass: HttpErrorFilter },
       ],

@@ -139,6 +139,10 @@ export const configSchema = z
     CLAMAV_MAX_STREAM_BYTES: positiveInt.max(4 * 1024 ** 3 - 1).default(25 * 1024 * 1024),
     // What happens to a file too large to scan: `fail` (FAILED with the reason, the default) or `allow` (READY unscanned).
     CLAMAV_OVERSIZE_POLICY: z.enum(['fail', 'allow']).default('fail'),
+    // Resumable uploads (tus) and direct S3 multipart uploads not finished within this are removed by the sweep.
+    RESUMABLE_UPLOAD_TTL_SECONDS: positiveInt.max(30 * 24 * 3600).default(86_400),
+    // Pre-signed multipart uploads: the part size when the client names none (S3 needs 5 MiB+ for all but the last part).
+    MULTIPART_PART_SIZE_BYTES: positiveInt.min(5 * 1024 * 1024).max(5 * 1024 * 1024 * 1024).default(16 * 1024 * 1024),
   })
   .superRefine((env, ctx) => {
     if (env.STORAGE_DRIVER === 's3') {
@@ -190,6 +194,7 @@ export interface AppConfig {
   media: { thumbnailSizes: number[]; maxImagePixels: number };
   transforms: TransformsConfig;
   scanning: ScanningConfig;
+  resumable: ResumableConfig;
 }
 
 export interface TransformsConfig {
@@ -216,6 +221,13 @@ export interface ScanningConfig {
   maxStreamBytes: number;
   /** Files too large to scan: FAILED (`fail`) or READY without a scan (`allow`). */
   oversizePolicy: 'fail' | 'allow';
+}
+
+export interface ResumableConfig {
+  /** Unfinished tus and multipart uploads are removed this long after they started. */
+  ttlSeconds: number;
+  /** Default part size of pre-signed multipart uploads. */
+  multipartPartSize: number;
 }
 
 export interface FileClientsConfig {

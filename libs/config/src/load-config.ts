@@ -91,6 +91,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       maxStreamBytes: raw.CLAMAV_MAX_STREAM_BYTES,
       oversizePolicy: raw.CLAMAV_OVERSIZE_POLICY,
     },
+    resumable: { ttlSeconds: raw.RESUMABLE_UPLOAD_TTL_SECONDS, multipartPartSize: raw.MULTIPART_PART_SIZE_BYTES },
     lifecycle: {
       sweepIntervalSeconds: raw.LIFECYCLE_SWEEP_INTERVAL_SECONDS,
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,

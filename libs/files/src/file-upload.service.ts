@@ -16,6 +16,8 @@ import { emitFileEvent } from './file-events';
 import { QuotasService } from './quotas.service';
 
 export interface StreamUploadInput {
+  /** The new file's id when the caller handed it out already (a resumable upload's id); fresh otherwise. */
+  id?: string;
   stream: Readable;
   filename: string;
   declaredMime?: string;
@@ -102,6 +104,20 @@ export class FileUploadService {
   }
 
   /**
+   * Uploads that say their size before the bytes come (resumable and multipart uploads): the name, the category's
+   * type and size rules and the quotas are checked against the declared size, so a refusal costs no bytes.
+   */
+  async admitDeclared(principal: Principal, input: { filename: string; categoryKey?: string; contentType?: string; size: number }): Promise<FileCategory> {
+    checkFilename(input.filename);
+    const category = await this.category(input.categoryKey);
+    this.checkDeclaredType(category, input.contentType);
+    const max = this.maxBytesFor(category);
+    if (input.size > max) throw Errors.tooLarge(max);
+    await this.quotas.admit({ userId: principal.userId, orgId: principal.orgId }, input.size);
+    return category;
+  }
+
+  /**
    * The API's own upload path: streams the bytes to a fresh key while hashing them, then makes the record real
    * in one transaction with its post-upload job. On any failure the object is removed; nothing half-written stays.
    */
@@ -121,7 +137,7 @@ export class FileUploadService {
     this.checkDeclaredType(category, input.declaredMime);
     // Quotas first: one more file must fit, and the stream is cut where the bytes left run out.
     const admission = await this.quotas.admit({ userId: principal.userId, orgId: principal.orgId });
-    const id = randomUUID();
+    const id = input.id ?? randomUUID();
     const key = StorageLocator.originalKey(tenantIdOfPrincipal(principal), id);
     const categoryMax = this.maxBytesFor(category);
     const meter =

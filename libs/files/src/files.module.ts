@@ -15,6 +15,11 @@ import { FileUploadService } from './file-upload.service';
 import { LifecycleSweepJob } from './lifecycle-sweep.job';
 import { MaintenanceRepository } from './maintenance.repository';
 import { FilesService } from './files.service';
+import { createResumableStore, RESUMABLE_STORE } from './resumable/resumable-store';
+import { ResumableUploadsRepository } from './resumable/resumable-uploads.repository';
+import { ResumableUploadsService } from './resumable/resumable-uploads.service';
+import { MultipartUploadsRepository } from './multipart/multipart-uploads.repository';
+import { MultipartUploadsService } from './multipart/multipart-uploads.service';
 
 export const FILE_JOB_HANDLERS = [FileProcessJob, ImportUrlJob, DeleteObjectJob, LifecycleSweepJob];
 
@@ -26,9 +31,13 @@ const mediaProcessor = {
     new MediaProcessor({ thumbnailSizes: config.media.thumbnailSizes, maxInputPixels: config.media.maxImagePixels }),
 };
 
+// Where tus keeps uploads in progress (the local directory or the S3 bucket of the storage driver).
+const resumableStore = { provide: RESUMABLE_STORE, inject: [APP_CONFIG], useFactory: createResumableStore };
+const directUploads = [resumableStore, ResumableUploadsRepository, ResumableUploadsService, MultipartUploadsRepository, MultipartUploadsService];
+
 @Module({
   imports: [ScanningModule],
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...directUploads, ...FILE_JOB_HANDLERS],
+  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, RESUMABLE_STORE, ResumableUploadsService, MultipartUploadsService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

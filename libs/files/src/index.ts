@@ -19,3 +19,6 @@ export { checkSourceUrl, pinnedLookup, SourceUrlError } from './source-url/safe-
 export * from './file-events';
 export * from './quotas.service';
 export * from './file-serving';
+export * from './resumable/resumable-store';
+export * from './resumable/resumable-uploads.service';
+export * from './multipart/multipart-uploads.service';

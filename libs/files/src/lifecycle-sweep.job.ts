@@ -3,6 +3,8 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { JobHandler, JobOutcome, JobPayloads } from '@app/queue';
 import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
 import { MaintenanceRepository } from './maintenance.repository';
+import { MultipartUploadsService } from './multipart/multipart-uploads.service';
+import { ResumableUploadsService } from './resumable/resumable-uploads.service';
 
 const BATCH = 200;
 const HOUR = 3600_000;
@@ -15,7 +17,8 @@ const MANAGED_PREFIXES = ['objects/', 'derived/'];
 
 /**
  * Scheduled housekeeping, one task per run: expire temporary uploads, fail abandoned uploads, purge soft-deleted
- * files past the retention, collect objects no record references. Each run handles a bounded batch and logs what it removed; the schedule repeats it.
+ * files past the retention, collect objects no record references, remove expired resumable (tus) uploads and abort
+ * stale multipart uploads (both after RESUMABLE_UPLOAD_TTL_SECONDS). Each run handles a bounded batch and logs what it removed; the schedule repeats it.
  */
 @Injectable()
 export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
@@ -26,6 +29,8 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
     private readonly maintenance: MaintenanceRepository,
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly resumable: ResumableUploadsService,
+    private readonly multipart: MultipartUploadsService,
   ) {}
 
   async handle({ task }: JobPayloads['lifecycle.sweep']): Promise<JobOutcome> {
@@ -65,6 +70,14 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
       }
       case 'collect-orphans':
         return this.collectOrphans(now - rules.orphanMinAgeSeconds * 1000);
+      case 'expire-resumable': {
+        const count = await this.resumable.expire(new Date(now), BATCH);
+        return this.done(task, `${count} expired resumable upload(s) removed`, count);
+      }
+      case 'abort-stale-multipart': {
+        const count = await this.multipart.abortStale(new Date(now - this.config.resumable.ttlSeconds * 1000), BATCH);
+        return this.done(task, `${count} stale multipart upload(s) aborted`, count);
+      }
     }
   }
 

@@ -30,10 +30,13 @@ export class MaintenanceRepository {
     return count;
   }
 
-  /** UPLOADING records older than `before`: the client never sent (or never confirmed) the bytes. */
+  /**
+   * UPLOADING records older than `before`: the client never sent (or never confirmed) the bytes. Multipart uploads
+   * in progress have their own expiry (RESUMABLE_UPLOAD_TTL_SECONDS, the abort-stale-multipart task).
+   */
   async abandonedUploads(before: Date, limit: number): Promise<{ id: string; storageKey: string }[]> {
     return this.db.file.findMany({
-      where: { status: 'UPLOADING', createdAt: { lt: before }, deletedAt: null },
+      where: { status: 'UPLOADING', createdAt: { lt: before }, deletedAt: null, multipartUpload: null },
       select: { id: true, storageKey: true },
       take: limit,
     });

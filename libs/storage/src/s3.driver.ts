@@ -1,13 +1,18 @@
 import { addAbortSignal, pipeline, type Readable } from 'node:stream';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  ListPartsCommand,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -29,6 +34,7 @@ import {
   type GetResult,
   type ListOptions,
   type ListPage,
+  type MultipartStorage,
   type ObjectHead,
   type PresignedPost,
   type PresignGetOptions,
@@ -37,6 +43,7 @@ import {
   type PutOptions,
   type PutResult,
   type StorageDriver,
+  type UploadedPart,
 } from './storage.driver';
 
 export interface S3StorageOptions {
@@ -59,12 +66,86 @@ function statusOf(error: unknown): number | undefined {
 
 function isNotFound(error: unknown): boolean {
   const name = (error as Error)?.name;
-  return name === 'NoSuchKey' || name === 'NotFound' || statusOf(error) === 404;
+  return name === 'NoSuchKey' || name === 'NotFound' || name === 'NoSuchUpload' || statusOf(error) === 404;
+}
+
+/** S3 multipart uploads whose parts the client PUTs to pre-signed URLs. */
+class S3Multipart implements MultipartStorage {
+  constructor(
+    private readonly client: S3Client,
+    private readonly bucket: string,
+  ) {}
+
+  async create(key: string, options: { contentType?: string; signal?: AbortSignal } = {}): Promise<string> {
+    assertValidKey(key);
+    assertHeaderValue('contentType', options.contentType);
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: options.contentType }), {
+      abortSignal: options.signal,
+    });
+    if (!created.UploadId) throw new Error(`The store started no multipart upload for ${key}`);
+    return created.UploadId;
+  }
+
+  async presignPart(key: string, uploadId: string, partNumber: number, options: { expiresInSeconds: number }): Promise<string> {
+    assertValidKey(key);
+    if (!Number.isInteger(partNumber) || partNumber < 1 || partNumber > 10_000) throw new RangeError(`Part number ${partNumber} is outside 1–10000`);
+    const command = new UploadPartCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumber: partNumber });
+    return getSignedUrl(this.client, command, { expiresIn: assertExpiresIn(options.expiresInSeconds) });
+  }
+
+  async listParts(key: string, uploadId: string, options: { signal?: AbortSignal } = {}): Promise<UploadedPart[]> {
+    assertValidKey(key);
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    try {
+      do {
+        const page = await this.client.send(new ListPartsCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker }), {
+          abortSignal: options.signal,
+        });
+        for (const part of page.Parts ?? []) {
+          if (part.PartNumber !== undefined && part.ETag) parts.push({ partNumber: part.PartNumber, etag: part.ETag, size: part.Size ?? 0 });
+        }
+        marker = page.IsTruncated ? page.NextPartNumberMarker : undefined;
+      } while (marker);
+    } catch (error) {
+      if (isNotFound(error)) throw new StorageNotFoundError(key);
+      throw error;
+    }
+    return parts.sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  async complete(key: string, uploadId: string, parts: { partNumber: number; etag: string }[], options: { signal?: AbortSignal } = {}): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.client.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: { Parts: parts.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) },
+        }),
+        { abortSignal: options.signal },
+      );
+    } catch (error) {
+      if (isNotFound(error)) throw new StorageNotFoundError(key);
+      throw error;
+    }
+  }
+
+  async abort(key: string, uploadId: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    assertValidKey(key);
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId }), { abortSignal: options.signal });
+    } catch (error) {
+      if (!isNotFound(error)) throw error;
+    }
+  }
 }
 
 export class S3StorageDriver implements StorageDriver {
   readonly name = 's3' as const;
   readonly client: S3Client;
+  readonly multipart: MultipartStorage;
   private readonly bucket: string;
 
   constructor(private readonly options: S3StorageOptions) {
@@ -80,6 +161,7 @@ export class S3StorageDriver implements StorageDriver {
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
     });
+    this.multipart = new S3Multipart(this.client, this.bucket);
   }
 
   async put(key: string, input: Readable | Buffer, options: PutOptions = {}): Promise<PutResult> {

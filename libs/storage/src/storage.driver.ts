@@ -91,6 +91,30 @@ export interface PresignedPost {
   fields: Record<string, string>;
 }
 
+export interface UploadedPart {
+  partNumber: number;
+  /** Entity tag the store answered for the part, quoted as S3 sends it. */
+  etag: string;
+  size: number;
+}
+
+/**
+ * Multipart uploads straight to storage: the client PUTs each part to a pre-signed URL, the service completes or
+ * aborts. Only stores with S3's multipart API offer it (`StorageDriver.multipart` is undefined otherwise).
+ */
+export interface MultipartStorage {
+  /** Starts a multipart upload to `key`; returns the store's upload id. */
+  create(key: string, options?: { contentType?: string; signal?: AbortSignal }): Promise<string>;
+  /** A URL to which the client PUTs part `partNumber` (1–10000) of the upload. */
+  presignPart(key: string, uploadId: string, partNumber: number, options: { expiresInSeconds: number }): Promise<string>;
+  /** The parts stored so far, in part order. Throws StorageNotFoundError when the upload does not exist. */
+  listParts(key: string, uploadId: string, options?: { signal?: AbortSignal }): Promise<UploadedPart[]>;
+  /** Assembles the object from the parts; it appears at `key` only now. */
+  complete(key: string, uploadId: string, parts: { partNumber: number; etag: string }[], options?: { signal?: AbortSignal }): Promise<void>;
+  /** Discards the upload and its parts. Idempotent: an upload that is gone already succeeds. */
+  abort(key: string, uploadId: string, options?: { signal?: AbortSignal }): Promise<void>;
+}
+
 /**
  * The one port between the file domain and object storage. Keys come from the StorageLocator only and are
  * validated before any driver runs. Every call takes an AbortSignal; a put that is aborted or fails leaves
@@ -118,6 +142,8 @@ export interface StorageDriver {
   presignPost(key: string, options: PresignPostOptions): Promise<PresignedPost>;
   /** Throws when the store cannot be reached or written. */
   checkHealth(): Promise<void>;
+  /** Direct multipart uploads with pre-signed part URLs; undefined when the store has none (local disk). */
+  readonly multipart?: MultipartStorage;
 }
 
 export const STORAGE_DRIVER = Symbol('STORAGE_DRIVER');

@@ -1,0 +1,35 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Principal } from '@app/auth';
+import { PRISMA, type Db, type Prisma, type ResumableUpload } from '@app/database';
+
+/** Only queries. Reads for a caller are scoped to the owner: the same user in the same organization. */
+@Injectable()
+export class ResumableUploadsRepository {
+  constructor(@Inject(PRISMA) private readonly db: Db) {}
+
+  create(data: Prisma.ResumableUploadUncheckedCreateInput): Promise<ResumableUpload> {
+    return this.db.resumableUpload.create({ data });
+  }
+
+  findOwned(principal: Principal, id: string): Promise<ResumableUpload | null> {
+    return this.db.resumableUpload.findFirst({ where: { id, ownerId: principal.userId, organizationId: principal.orgId } });
+  }
+
+  /** For the tus store's write path, which has only the id (the caller's access was checked on the way in). */
+  findById(id: string): Promise<ResumableUpload | null> {
+    return this.db.resumableUpload.findUnique({ where: { id } });
+  }
+
+  /** System-wide, for the lifecycle sweep. */
+  expired(now: Date, limit: number): Promise<ResumableUpload[]> {
+    return this.db.resumableUpload.findMany({ where: { expiresAt: { lt: now } }, take: limit, orderBy: { expiresAt: 'asc' } });
+  }
+
+  async markFinished(id: string): Promise<void> {
+    await this.db.resumableUpload.updateMany({ where: { id }, data: { finishedAt: new Date() } });
+  }
+
+  async delete(id: string): Promise<void> {
+    await this.db.resumableUpload.deleteMany({ where: { id } });
+  }
+}
