@@ -1,34 +1,10 @@
-import { crc32, deflateRawSync, deflateSync } from 'node:zlib';
+import { crc32, deflateRawSync } from 'node:zlib';
+import { buildPdf, pngBomb } from '@app/media/testing/media-fixtures';
 import { startTestApp, type TestApp } from './support/test-app';
 
 // Hostile content (the bytes, not the request): active content is never served inline, decompression bombs are
 // refused before any pixel is decoded, archives are never expanded, and a PDF whose page tree loops does not hang
 // the worker. Each fixture is built here, byte by byte, so what it claims is visible.
-
-function pngChunk(type: string, data: Buffer): Buffer {
-  const length = Buffer.alloc(4);
-  length.writeUInt32BE(data.length);
-  const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
-  const crc = Buffer.alloc(4);
-  crc.writeUInt32BE(crc32(body));
-  return Buffer.concat([length, body, crc]);
-}
-
-/** A 1-bit greyscale PNG of width × height black pixels: ~100 KB on disk, gigapixels once decoded. */
-function pngBomb(width: number, height: number): Buffer {
-  const ihdr = Buffer.alloc(13);
-  ihdr.writeUInt32BE(width, 0);
-  ihdr.writeUInt32BE(height, 4);
-  ihdr.writeUInt8(1, 8); // bit depth
-  ihdr.writeUInt8(0, 9); // greyscale
-  const row = Buffer.alloc(1 + Math.ceil(width / 8)); // filter byte 0 + zero bits
-  const rows = Buffer.alloc(row.length * 2048);
-  // The same zero rows, deflated as one stream; only a slice of the image is actually present, which is
-  // enough: the header alone must get it refused.
-  const idat = deflateSync(rows, { level: 9 });
-  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-  return Buffer.concat([signature, pngChunk('IHDR', ihdr), pngChunk('IDAT', idat), pngChunk('IEND', Buffer.alloc(0))]);
-}
 
 /** A GIF whose logical screen and only frame claim 65535 × 65535 pixels, with a few bytes of image data. */
 function gifBomb(): Buffer {
@@ -75,24 +51,8 @@ function zipBomb(): { bytes: Buffer; expanded: number } {
 }
 
 /** A PDF whose page tree is a loop: the root's only kid is a Pages node whose only kid is the root. */
-function cyclicPdf(): Buffer {
-  const objects = [
-    '<< /Type /Catalog /Pages 2 0 R >>',
-    '<< /Type /Pages /Kids [3 0 R] /Count 1 >>',
-    '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>',
-  ];
-  let body = '%PDF-1.7\n';
-  const offsets: number[] = [];
-  objects.forEach((o, i) => {
-    offsets.push(Buffer.byteLength(body, 'latin1'));
-    body += `${i + 1} 0 obj\n${o}\nendobj\n`;
-  });
-  const xref = Buffer.byteLength(body, 'latin1');
-  body += `xref\n0 ${objects.length + 1}\n0000000000 65535 f \n`;
-  for (const offset of offsets) body += `${String(offset).padStart(10, '0')} 00000 n \n`;
-  body += `trailer\n<< /Size ${objects.length + 1} /Root 1 0 R >>\nstartxref\n${xref}\n%%EOF\n`;
-  return Buffer.from(body, 'latin1');
-}
+const cyclicPdf = () =>
+  buildPdf(['<< /Type /Catalog /Pages 2 0 R >>', '<< /Type /Pages /Kids [3 0 R] /Count 1 >>', '<< /Type /Pages /Parent 2 0 R /Kids [2 0 R] /Count 1 >>']);
 
 describe('hostile content', () => {
   let app: TestApp;

@@ -1,7 +1,7 @@
 export * from './storage.driver';
 export * from './storage-locator';
 export { LocalStorageDriver, type LocalStorageOptions } from './local.driver';
-export { S3StorageDriver, type S3StorageOptions } from './s3.driver';
+export { S3StorageDriver, s3ClientConfig, type S3StorageOptions } from './s3.driver';
 export { LocalStorageController, SIGNED_STORAGE_ROUTE } from './local-storage.controller';
 export {
   LOCAL_STORAGE_PATH,

@@ -12,6 +12,7 @@ import {
   ListPartsCommand,
   PutObjectCommand,
   S3Client,
+  type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
@@ -45,6 +46,21 @@ import {
   type StorageDriver,
   type UploadedPart,
 } from './storage.driver';
+
+/** How every S3 client of the service talks to the store (the driver's, and tus' S3 store's). */
+export function s3ClientConfig(options: Omit<S3StorageOptions, 'bucket'>): S3ClientConfig {
+  return {
+    // A trailing slash would come out as "//" in every signed URL.
+    endpoint: options.endpoint?.replace(/\/+$/, ''),
+    region: options.region,
+    forcePathStyle: options.forcePathStyle,
+    credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
+    // Default CRC32 checksums would be baked into presigned PUT URLs (so any real body fails) and are not
+    // implemented by every S3-compatible store; only send them where the API requires them.
+    requestChecksumCalculation: 'WHEN_REQUIRED',
+    responseChecksumValidation: 'WHEN_REQUIRED',
+  };
+}
 
 export interface S3StorageOptions {
   /** Custom endpoint (MinIO, R2, ...); signed URLs are built on it as given. Omit for AWS. */
@@ -150,17 +166,7 @@ export class S3StorageDriver implements StorageDriver {
 
   constructor(private readonly options: S3StorageOptions) {
     this.bucket = options.bucket;
-    this.client = new S3Client({
-      // A trailing slash would come out as "//" in every signed URL.
-      endpoint: options.endpoint?.replace(/\/+$/, ''),
-      region: options.region,
-      forcePathStyle: options.forcePathStyle,
-      credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey },
-      // Default CRC32 checksums would be baked into presigned PUT URLs (so any real body fails) and are not
-      // implemented by every S3-compatible store; only send them where the API requires them.
-      requestChecksumCalculation: 'WHEN_REQUIRED',
-      responseChecksumValidation: 'WHEN_REQUIRED',
-    });
+    this.client = new S3Client(s3ClientConfig(options));
     this.multipart = new S3Multipart(this.client, this.bucket);
   }
 

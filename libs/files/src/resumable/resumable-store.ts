@@ -5,6 +5,7 @@ import { FileStore } from '@tus/file-store';
 import { S3Store } from '@tus/s3-store';
 import type { DataStore } from '@tus/server';
 import type { AppConfig } from '@app/config';
+import { s3ClientConfig } from '@app/storage';
 
 export const RESUMABLE_STORE = Symbol('RESUMABLE_STORE');
 
@@ -101,15 +102,7 @@ export function createResumableStore(config: AppConfig): ResumableStore {
       // Expired uploads are found through their records (the lifecycle sweep), not object tags, which not every
       // S3-compatible store has.
       useTags: false,
-      s3ClientConfig: {
-        bucket: storage.bucket,
-        endpoint: storage.endpoint?.replace(/\/+$/, ''),
-        region: storage.region,
-        forcePathStyle: storage.forcePathStyle,
-        credentials: { accessKeyId: storage.accessKeyId, secretAccessKey: storage.secretAccessKey },
-        requestChecksumCalculation: 'WHEN_REQUIRED',
-        responseChecksumValidation: 'WHEN_REQUIRED',
-      },
+      s3ClientConfig: { bucket: storage.bucket, ...s3ClientConfig(storage) },
     });
   }
   // Store ids carry the `tus/` prefix, so the files land in DATA_DIR/tus.
