@@ -58,7 +58,8 @@ fullOnly('faults: a worker killed mid-job', () => {
     const tries: string[] = [];
     for (let attempt = 0; attempt < 4 && !running; attempt++) {
       await waitFor(async () => (await queue.getActiveCount()) > 0, 30_000, 'a file.process job to be running');
-      const [active] = await queue.getActive();
+      // Housekeeping jobs (the start-up sweeps) run too; the one to catch is a file's.
+      const active = (await queue.getActive()).find((job) => job.name === 'file.process');
       await app.worker.kill('SIGKILL');
       const row = active ? await app.db.file.findUnique({ where: { id: (active.data as { fileId: string }).fileId } }) : null;
       tries.push(`${active?.name ?? 'none'}:${row?.status ?? 'no row'}`);
