@@ -21,6 +21,7 @@ import { MetricsController } from './health/metrics.controller';
 import { ConsoleController } from './console/console.controller';
 import { WebhooksController } from './webhooks/webhooks.controller';
 import { QuotasController } from './quotas/quotas.controller';
+import { ReconcileController } from './admin/reconcile.controller';
 import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
@@ -62,7 +63,7 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, FilesController, PublicFilesController],
+      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, ReconcileController, FilesController, PublicFilesController],
       providers: [
         FilesResolver,
         JsonObjectScalar,

@@ -14,6 +14,8 @@ import { FileUploadService } from './file-upload.service';
 import { LifecycleSweepJob } from './lifecycle-sweep.job';
 import { MaintenanceRepository } from './maintenance.repository';
 import { FilesService } from './files.service';
+import { ReconcileKeySpaces } from './reconcile-key-spaces';
+import { Reconciler } from './reconciler.service';
 
 export const FILE_JOB_HANDLERS = [FileProcessJob, ImportUrlJob, DeleteObjectJob, LifecycleSweepJob];
 
@@ -26,7 +28,7 @@ const mediaProcessor = {
 };
 
 @Module({
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ReconcileKeySpaces, Reconciler, ...FILE_JOB_HANDLERS],
+  exports: [ReconcileKeySpaces, Reconciler, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

@@ -18,3 +18,5 @@ export * from './import-url.job';
 export { checkSourceUrl, pinnedLookup, SourceUrlError } from './source-url/safe-fetch';
 export * from './file-events';
 export * from './quotas.service';
+export * from './reconcile-key-spaces';
+export * from './reconciler.service';
