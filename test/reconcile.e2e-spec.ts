@@ -7,6 +7,7 @@ import { CreateMultipartUploadCommand, ListMultipartUploadsCommand, UploadPartCo
 import sharp from 'sharp';
 import { LifecycleSweepJob, ReconcileKeySpaces, type ReconcileReport } from '@app/files';
 import { S3StorageDriver, STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
+import { waitForStartupSweeps } from './support/startup-sweeps';
 import { startTestApp, type TestApp } from './support/test-app';
 
 // The reconciler: every kind of inconsistency made by hand behind the service's back, then the admin command's
@@ -61,6 +62,7 @@ describe('reconciler', () => {
     storage = app.get<StorageDriver>(STORAGE_DRIVER);
     admin = app.token({ sub: 'root', org: 'ops', role: 'admin' });
     user = app.token({ sub: 'rita', org: 'recon' });
+    await waitForStartupSweeps(app);
   });
   afterAll(() => app?.close());
 
