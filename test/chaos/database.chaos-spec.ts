@@ -1,0 +1,62 @@
+import { waitForStartupSweeps } from '../support/startup-sweeps';
+import { expectConsistent } from '../support/consistency';
+import { startTestApp, type TestApp } from '../support/test-app';
+import { ChaosMinio, ChaosPostgres, ChaosRedis, chaosEnv, useChaosEnv } from './support/services';
+import { startTraffic, waitForAnswers } from './support/traffic';
+
+// PostgreSQL restarted while clients upload and list: requests fail fast with 503 and Retry-After (never a 500, never
+// a hang), the service recovers by itself once the database is back, and no upload is half-recorded.
+
+describe('chaos: PostgreSQL restarted during traffic', () => {
+  let pg: ChaosPostgres;
+  let redis: ChaosRedis;
+  let minio: ChaosMinio;
+  let app: TestApp;
+
+  beforeAll(async () => {
+    [pg, redis, minio] = await Promise.all([ChaosPostgres.start(), ChaosRedis.start(), ChaosMinio.start()]);
+    useChaosEnv(chaosEnv({ pg, redis, s3Endpoint: minio.endpoint }));
+    app = await startTestApp({}, { databaseUrl: pg.url });
+    await waitForStartupSweeps(app);
+  }, 180_000);
+  afterAll(async () => {
+    await app?.close({ keepDatabase: true });
+    await Promise.all([pg?.close(), redis?.close(), minio?.close()]);
+  }, 60_000);
+
+  it('answers 503 with Retry-After while the database is down, recovers by itself, and records every upload whole', async () => {
+    const token = app.token({ sub: 'dana', org: 'db-chaos' });
+    const traffic = startTraffic(app, token, 4);
+    await waitForAnswers(traffic.outcomes, 201, 10, 30_000, 'uploads before the restart');
+
+    await pg.stopServer('fast');
+    const downFrom = traffic.outcomes.length;
+    // While it is down: every answer is a 503 that says when to come back.
+    await waitForAnswers(traffic.outcomes, 503, 8, 30_000, '503 answers while PostgreSQL is down');
+    const health = await fetch(`${app.url}/health`);
+    expect(health.status).toBe(503);
+    await pg.startServer();
+    // Back by itself: uploads succeed again with no restart of the API or the worker.
+    await waitForAnswers(traffic.outcomes, 201, 10, 60_000, 'uploads after the restart');
+    const outcomes = await traffic.stop();
+
+    const during = outcomes.slice(downFrom);
+    const unexpected = outcomes.filter((o) => ![200, 201, 503].includes(o.status));
+    expect(unexpected).toEqual([]);
+    for (const o of during.filter((o) => o.status === 503)) {
+      expect({ retryAfter: o.retryAfter, message: o.message }).toEqual({ retryAfter: expect.stringMatching(/^\d+$/), message: expect.stringMatching(/database/i) });
+    }
+    expect((await fetch(`${app.url}/health`)).status).toBe(200);
+
+    // Every upload answered 201 is a whole file that reaches READY; no record is left halfway (UPLOADING/PROCESSING).
+    const accepted = outcomes.filter((o) => o.kind === 'upload' && o.status === 201).map((o) => o.id!);
+    for (const id of accepted) {
+      const file = await app.waitForStatus(id, token, ['READY', 'FAILED'], 90_000);
+      expect({ id, status: file.status, reason: file.failureReason }).toEqual({ id, status: 'READY', reason: null });
+    }
+    const rows = await app.db.file.findMany({ where: { ownerId: 'dana' }, select: { id: true, status: true } });
+    expect(rows.filter((r) => r.status !== 'READY')).toEqual([]);
+    expect(rows.length).toBeGreaterThanOrEqual(accepted.length);
+    await expectConsistent(app);
+  }, 240_000);
+});
