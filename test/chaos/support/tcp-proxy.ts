@@ -86,13 +86,19 @@ export class TcpProxy {
     const upstream = connect(targetPort, targetHost);
     const pair = { client, upstream };
     this.pairs.add(pair);
+    // An error on either side drops both at once; a side that closes cleanly is followed once its delayed bytes are out.
     const drop = () => {
       this.pairs.delete(pair);
       client.destroy();
       upstream.destroy();
     };
-    client.on('error', drop).on('close', drop);
-    upstream.on('error', drop).on('close', drop);
+    client.on('error', drop);
+    upstream.on('error', drop);
+    const closed = () => {
+      if (client.destroyed && upstream.destroyed) this.pairs.delete(pair);
+    };
+    client.on('close', closed);
+    upstream.on('close', closed);
     this.pipe(client, upstream);
     this.pipe(upstream, client);
     if (this.paused) {
@@ -122,6 +128,11 @@ export class TcpProxy {
     });
     from.on('end', () => {
       void tail.then(() => to.end());
+    });
+    from.on('close', () => {
+      void tail.then(() => {
+        if (!to.destroyed) to.destroySoon();
+      });
     });
   }
 }

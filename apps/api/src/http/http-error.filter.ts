@@ -78,11 +78,14 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (host.getType<string>() !== 'http') throw exception;
     const res = host.switchToHttp().getResponse<Response>();
     const req = host.switchToHttp().getRequest<Request>();
-    const body = this.toBody(exception, req);
     if (res.headersSent) {
+      // The answer was under way: nothing more can be said, only the connection cut. A client that went away
+      // mid-download (its socket closed) is no fault of ours and not worth an error in the log.
+      if (!req.socket?.destroyed) this.toBody(exception, req);
       res.destroy();
       return;
     }
+    const body = this.toBody(exception, req);
     setErrorHeaders(res, exception);
     res.status(body.statusCode).json(this.shape(body, exception));
   }
