@@ -57,6 +57,11 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
       }
       case 'collect-orphans':
         return this.reconcile();
+      case 'requeue-stalled': {
+        // A job lost with Redis' memory (no persistence, a flush) or retried to exhaustion while a dependency was down.
+        const count = await this.maintenance.requeueStalled(new Date(now - rules.stalledProcessingSeconds * 1000), BATCH);
+        return this.done(task, `${count} stalled file(s) queued again`, count);
+      }
     }
   }
 

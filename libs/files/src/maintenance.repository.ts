@@ -1,5 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Db } from '@app/database';
+import { addOutboxJob } from '@app/queue';
+import { tenantIdOf } from './files.repository';
 
 export interface KeyedRow {
   id: string;
@@ -159,6 +161,30 @@ export class MaintenanceRepository {
       select: { storageKey: true, createdAt: true },
     });
     return new Map(rows.map((r) => [r.storageKey, r.createdAt]));
+  }
+
+  /**
+   * PROCESSING files not updated since `before` get their post-upload job written to the outbox again, and their
+   * updatedAt touched (so the next sweep waits another period). The job is idempotent: if the first run was only
+   * slow, the second finds the file done and skips.
+   */
+  async requeueStalled(before: Date, limit: number): Promise<number> {
+    const rows = await this.db.file.findMany({
+      where: { status: 'PROCESSING', updatedAt: { lt: before }, deletedAt: null },
+      select: { id: true, ownerId: true, organizationId: true },
+      take: limit,
+    });
+    let count = 0;
+    for (const row of rows) {
+      const requeued = await this.db.$transaction(async (tx) => {
+        const { count: touched } = await tx.file.updateMany({ where: { id: row.id, status: 'PROCESSING', updatedAt: { lt: before } }, data: { updatedAt: new Date() } });
+        if (touched === 0) return false;
+        await addOutboxJob(tx, 'file.process', { fileId: row.id, tenantId: tenantIdOf(row) });
+        return true;
+      });
+      if (requeued) count++;
+    }
+    return count;
   }
 
   async readState<T>(key: string): Promise<T | null> {
