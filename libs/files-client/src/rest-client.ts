@@ -33,6 +33,7 @@ export interface ReconcileFinding {
   deferred: number;
   /** Storage keys (objects, incomplete uploads) or file ids (records). */
   sample: string[];
+  deferredSample: string[];
 }
 
 /** What `POST /admin/reconcile` answers: storage compared with the records. */

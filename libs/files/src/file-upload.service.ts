@@ -461,8 +461,9 @@ export class FileUploadService {
     try {
       await this.storage.delete(key);
     } catch (error) {
-      if (!stored) return;
-      this.logger.warn(`Could not delete ${key} after a failed upload, scheduling cleanup: ${String(error)}`);
+      // Even when the write seemed to fail, storage may have kept it (the connection dropped after the object was
+      // complete, before the answer): whenever the delete cannot be done now, a job does it later.
+      this.logger.warn(`Could not delete ${key} after a failed upload${stored ? '' : ' (its write may have landed)'}, scheduling cleanup: ${String(error)}`);
       await this.files
         .transaction((tx) => addOutboxJob(tx, 'storage.delete-object', { key, reason: 'failed upload' }))
         .catch(() => undefined);

@@ -23,6 +23,8 @@ export interface ReconcileFinding {
   deferred: number;
   /** Up to SAMPLE_SIZE storage keys (objects, incomplete uploads) or file ids (records). */
   sample: string[];
+  /** Up to SAMPLE_SIZE of the deferred ones. */
+  deferredSample: string[];
 }
 
 export interface ReconcileReport {
@@ -64,7 +66,7 @@ function prefixEnd(prefix: string): string {
 }
 
 function emptyFindings(): Record<ReconcileCategory, ReconcileFinding> {
-  return Object.fromEntries(RECONCILE_CATEGORIES.map((c) => [c, { count: 0, repaired: 0, deferred: 0, sample: [] }])) as unknown as Record<
+  return Object.fromEntries(RECONCILE_CATEGORIES.map((c) => [c, { count: 0, repaired: 0, deferred: 0, sample: [], deferredSample: [] }])) as unknown as Record<
     ReconcileCategory,
     ReconcileFinding
   >;
@@ -73,6 +75,11 @@ function emptyFindings(): Record<ReconcileCategory, ReconcileFinding> {
 function note(finding: ReconcileFinding, sample: string): void {
   finding.count++;
   if (finding.sample.length < SAMPLE_SIZE) finding.sample.push(sample);
+}
+
+function defer(finding: ReconcileFinding, sample: string): void {
+  finding.deferred++;
+  if (finding.deferredSample.length < SAMPLE_SIZE) finding.deferredSample.push(sample);
 }
 
 /**
@@ -173,7 +180,7 @@ export class Reconciler {
       if (referenced.has(object.key)) continue;
       const finding = object.key.startsWith('derived/') ? findings.orphanDerived : findings.orphanObjects;
       if (now - object.lastModified.getTime() < this.minAgeMs(object.key) + TIMESTAMP_SLACK_MS) {
-        finding.deferred++;
+        defer(finding, object.key);
         continue;
       }
       note(finding, object.key);
@@ -235,7 +242,7 @@ export class Reconciler {
     const { total, rows } = await this.maintenance.staleUploads(cutoff, STALE_BATCH);
     finding.count += total;
     finding.sample.push(...rows.slice(0, SAMPLE_SIZE - finding.sample.length).map((r) => r.id));
-    finding.deferred += (await this.maintenance.uploadsInFlight(cutoff)).length;
+    for (const id of await this.maintenance.uploadsInFlight(cutoff)) defer(finding, id);
     if (!repair) return finding;
     for (const row of rows) {
       if (!(await this.maintenance.failAbandoned(row.id, `Upload abandoned: no bytes confirmed within ${hours} h`))) continue;
@@ -264,7 +271,7 @@ export class Reconciler {
         const allowance = intent ? Math.max(this.minAgeMs(upload.key), this.config.lifecycle.abandonedUploadHours * HOUR) : this.minAgeMs(upload.key);
         const since = intent ? Math.max(intent.getTime(), upload.initiated.getTime()) : upload.initiated.getTime();
         if (now - since < allowance + TIMESTAMP_SLACK_MS) {
-          finding.deferred++;
+          defer(finding, `${upload.key}${UPLOAD_ID_SEPARATOR}${upload.uploadId}`);
           continue;
         }
         note(finding, `${upload.key}${UPLOAD_ID_SEPARATOR}${upload.uploadId}`);
