@@ -2,25 +2,34 @@ import { waitForStartupSweeps } from '../support/startup-sweeps';
 import { expectConsistent } from '../support/consistency';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { ChaosMinio, ChaosPostgres, ChaosRedis, chaosEnv, useChaosEnv } from './support/services';
-import { startTraffic, waitForAnswers } from './support/traffic';
+import { TcpProxy } from './support/tcp-proxy';
+import { startTraffic, waitForAnswers, type Outcome } from './support/traffic';
 
 // PostgreSQL restarted while clients upload and list: requests fail fast with 503 and Retry-After (never a 500, never
 // a hang), the service recovers by itself once the database is back, and no upload is half-recorded.
 
-describe('chaos: PostgreSQL restarted during traffic', () => {
+describe('chaos: PostgreSQL restarted and cut during traffic', () => {
   let pg: ChaosPostgres;
   let redis: ChaosRedis;
   let minio: ChaosMinio;
+  let proxy: TcpProxy;
   let app: TestApp;
 
   beforeAll(async () => {
     [pg, redis, minio] = await Promise.all([ChaosPostgres.start(), ChaosRedis.start(), ChaosMinio.start()]);
+    // API and worker reach PostgreSQL through the proxy (the tests here connect directly).
+    proxy = await TcpProxy.start(pg.port);
     useChaosEnv(chaosEnv({ pg, redis, s3Endpoint: minio.endpoint }));
-    app = await startTestApp({}, { databaseUrl: pg.url });
+    const proxied = new URL(pg.url);
+    proxied.port = String(proxy.port);
+    // A job whose retries run out while the database is down stays PROCESSING until the stalled sweep queues it
+    // again: every 2 s here, after 5 s without progress.
+    app = await startTestApp({ LIFECYCLE_SWEEP_INTERVAL_SECONDS: '2', STALLED_PROCESSING_SECONDS: '5' }, { databaseUrl: proxied.toString() });
     await waitForStartupSweeps(app);
   }, 180_000);
   afterAll(async () => {
     await app?.close({ keepDatabase: true });
+    await proxy?.close();
     await Promise.all([pg?.close(), redis?.close(), minio?.close()]);
   }, 60_000);
 
@@ -49,14 +58,35 @@ describe('chaos: PostgreSQL restarted during traffic', () => {
     expect((await fetch(`${app.url}/health`)).status).toBe(200);
 
     // Every upload answered 201 is a whole file that reaches READY; no record is left halfway (UPLOADING/PROCESSING).
-    const accepted = outcomes.filter((o) => o.kind === 'upload' && o.status === 201).map((o) => o.id!);
-    for (const id of accepted) {
-      const file = await app.waitForStatus(id, token, ['READY', 'FAILED'], 90_000);
-      expect({ id, status: file.status, reason: file.failureReason }).toEqual({ id, status: 'READY', reason: null });
+    await expectAllWhole(app, 'dana', outcomes);
+  }, 240_000);
+
+  it('connections to PostgreSQL cut under traffic: 503s at most, recovery by itself, every upload whole', async () => {
+    const token = app.token({ sub: 'cole', org: 'db-chaos' });
+    const traffic = startTraffic(app, token, 4);
+    await waitForAnswers(traffic.outcomes, 201, 6, 30_000, 'uploads before the cuts');
+    for (let i = 0; i < 4; i++) {
+      proxy.cut();
+      await new Promise((r) => setTimeout(r, 250));
     }
-    const rows = await app.db.file.findMany({ where: { ownerId: 'dana' }, select: { id: true, status: true } });
-    expect(rows.filter((r) => r.status !== 'READY')).toEqual([]);
-    expect(rows.length).toBeGreaterThanOrEqual(accepted.length);
-    await expectConsistent(app);
+    await waitForAnswers(traffic.outcomes, 201, 10, 60_000, 'uploads after the cuts');
+    const outcomes = await traffic.stop();
+    expect(outcomes.filter((o) => ![200, 201, 503].includes(o.status))).toEqual([]);
+    for (const o of outcomes.filter((o) => o.status === 503)) expect(o.retryAfter).toMatch(/^\d+$/);
+    await expectAllWhole(app, 'cole', outcomes);
   }, 240_000);
 });
+
+/** Every upload answered 201 reaches READY; no record of the owner is left halfway; storage agrees with the records. */
+async function expectAllWhole(app: TestApp, ownerId: string, outcomes: Outcome[]): Promise<void> {
+  const token = app.token({ sub: ownerId, org: 'db-chaos' });
+  const accepted = outcomes.filter((o) => o.kind === 'upload' && o.status === 201).map((o) => o.id!);
+  for (const id of accepted) {
+    const file = await app.waitForStatus(id, token, ['READY', 'FAILED'], 90_000);
+    expect({ id, status: file.status, reason: file.failureReason }).toEqual({ id, status: 'READY', reason: null });
+  }
+  const rows = await app.db.file.findMany({ where: { ownerId }, select: { id: true, status: true } });
+  expect(rows.filter((r) => r.status !== 'READY')).toEqual([]);
+  expect(rows.length).toBeGreaterThanOrEqual(accepted.length);
+  await expectConsistent(app);
+}

@@ -14,6 +14,8 @@ const S3_UNAVAILABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'Request
 
 interface Shaped {
   name?: unknown;
+  /** A driver adapter's error cause (`DriverAdapterError.cause`). */
+  kind?: unknown;
   code?: unknown;
   message?: unknown;
   cause?: unknown;
@@ -24,6 +26,8 @@ interface Shaped {
 function isDatabaseError(e: Shaped): boolean {
   const name = typeof e.name === 'string' ? e.name : '';
   if (typeof e.code === 'string' && PRISMA_UNREACHABLE_CODES.has(e.code)) return true;
+  // The driver adapter's cause, met on its own (DriverAdapterError's `cause`) or inside Prisma's `meta`.
+  if (typeof e.kind === 'string' && ADAPTER_UNREACHABLE_KINDS.has(e.kind)) return true;
   const cause = e.meta?.driverAdapterError?.cause;
   if (cause && typeof cause.kind === 'string') {
     if (ADAPTER_UNREACHABLE_KINDS.has(cause.kind)) return true;
