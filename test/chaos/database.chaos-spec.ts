@@ -75,6 +75,20 @@ describe('chaos: PostgreSQL restarted and cut during traffic', () => {
     for (const o of outcomes.filter((o) => o.status === 503)) expect(o.retryAfter).toMatch(/^\d+$/);
     await expectAllWhole(app, 'cole', outcomes);
   }, 240_000);
+
+  it('PostgreSQL unreachable without a word (a black hole): requests still answer 503 in bounded time, then recover', async () => {
+    const token = app.token({ sub: 'hale', org: 'db-chaos' });
+    const traffic = startTraffic(app, token, 3);
+    await waitForAnswers(traffic.outcomes, 201, 6, 30_000, 'uploads before the black hole');
+    proxy.pause();
+    await waitForAnswers(traffic.outcomes, 503, 3, 60_000, '503 answers while PostgreSQL does not answer');
+    proxy.resume();
+    await waitForAnswers(traffic.outcomes, 201, 6, 60_000, 'uploads after the black hole');
+    const outcomes = await traffic.stop();
+    // status 0: the client gave up after HUNG_MS with no answer at all.
+    expect(outcomes.filter((o) => ![200, 201, 503].includes(o.status))).toEqual([]);
+    await expectAllWhole(app, 'hale', outcomes);
+  }, 240_000);
 });
 
 /** Every upload answered 201 reaches READY; no record of the owner is left halfway; storage agrees with the records. */
@@ -85,8 +99,12 @@ async function expectAllWhole(app: TestApp, ownerId: string, outcomes: Outcome[]
     const file = await app.waitForStatus(id, token, ['READY', 'FAILED'], 90_000);
     expect({ id, status: file.status, reason: file.failureReason }).toEqual({ id, status: 'READY', reason: null });
   }
-  const rows = await app.db.file.findMany({ where: { ownerId }, select: { id: true, status: true } });
-  expect(rows.filter((r) => r.status !== 'READY')).toEqual([]);
+  // Records of requests that got no 201 (committed, the answer lost with the connection) are whole files too.
+  const rows = await app.db.file.findMany({ where: { ownerId }, select: { id: true } });
   expect(rows.length).toBeGreaterThanOrEqual(accepted.length);
+  for (const { id } of rows) {
+    const file = await app.waitForStatus(id, token, ['READY', 'FAILED'], 90_000);
+    expect({ id, status: file.status, reason: file.failureReason }).toEqual({ id, status: 'READY', reason: null });
+  }
   await expectConsistent(app);
 }

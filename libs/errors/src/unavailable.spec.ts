@@ -7,6 +7,7 @@ describe('unavailableDependency', () => {
     expect(unavailableDependency({ name: 'PrismaClientKnownRequestError', code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'DatabaseNotReachable' } } } })).toBe('database');
     expect(unavailableDependency({ name: 'PrismaClientKnownRequestError', code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'postgres', code: '57P01' } } } })).toBe('database');
     expect(unavailableDependency(Object.assign(new Error('ConnectionClosed'), { name: 'DriverAdapterError', cause: { kind: 'ConnectionClosed' } }))).toBe('database');
+    expect(unavailableDependency(new Error('Query read timeout'))).toBe('database');
     expect(unavailableDependency(new Error('Client has encountered a connection error and is not queryable'))).toBe('database');
     expect(unavailableDependency({ name: 'error', code: '57P03', severity: 'FATAL', message: 'the database system is starting up' })).toBe('database');
   });

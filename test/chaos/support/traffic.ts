@@ -10,8 +10,9 @@ export interface Outcome {
   message?: string;
 }
 
-// A request that takes longer than this counts as hung: the service must answer (even if only 503) well before.
-export const HUNG_MS = 20_000;
+// A request that takes longer than this counts as hung: the service must answer (even if only 503) before. (A
+// database black hole costs a query time-out of 10 s, and a transaction's rollback another.)
+export const HUNG_MS = 30_000;
 
 async function uploadOnce(app: TestApp, token: string, name: string): Promise<Outcome> {
   const form = new FormData();
