@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import sharp from 'sharp';
 import { LifecycleSweepJob } from '@app/files';
+import { expectConsistent } from './support/consistency';
 import { PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 // Many at once: identical bytes uploaded concurrently are stored once with every record pointing at them, and in
@@ -44,6 +45,7 @@ describe('concurrent identical uploads', () => {
     const perObject = objects - before;
     expect(perObject).toBeGreaterThanOrEqual(1);
     expect(perObject).toBeLessThanOrEqual(2);
+    await expectConsistent(app);
 
     // Deleting all but one and purging keeps the object for the last record; purging that one removes it.
     const sweep = app.get<LifecycleSweepJob>(LifecycleSweepJob);
@@ -89,5 +91,6 @@ describe('concurrent identical uploads', () => {
     expect(rows.every((r) => r.width === 800 && r.height === 600 && r.processedAt && r.status === 'READY')).toBe(true);
     // Both replicas can read every file (one database, one bucket).
     for (const id of ids.slice(0, 4)) expect((await fetch(`${second.url}/files/${id}`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200);
+    await expectConsistent(first);
   }, 120_000);
 });

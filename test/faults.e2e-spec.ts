@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import sharp from 'sharp';
+import { expectConsistent } from './support/consistency';
 import { freePort, PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 // Faults of the full stack (separate worker process, Redis): nothing is lost when a worker dies mid-job or Redis is
@@ -78,6 +79,7 @@ fullOnly('faults: a worker killed mid-job', () => {
     // The killed job was the one that finished after the restart (it was not simply lost and replaced).
     const job = await queue.getJob(running!.id!);
     await waitFor(async () => (await job!.getState()) === 'completed', 10_000, `job ${running!.id} to be recorded completed`);
+    await expectConsistent(app);
   });
 });
 
@@ -141,5 +143,6 @@ fullOnly('faults: Redis down while files arrive', () => {
       expect({ id, status: file.status }).toEqual({ id, status: 'READY' });
     }
     expect(await app.db.outboxJob.count({ where: { status: 'PENDING', name: 'file.process' } })).toBe(0);
+    await expectConsistent(app);
   });
 });

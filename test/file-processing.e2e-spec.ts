@@ -259,7 +259,8 @@ describe('lifecycle sweep', () => {
     expect(await run('collect-orphans')).toMatchObject({ status: 'skipped' });
     expect(await storage.head(orphan)).not.toBeNull();
 
-    await new Promise((r) => setTimeout(r, 2500));
+    // Past the minimum age plus the second of slack storage timestamps get (S3's Last-Modified has whole seconds).
+    await new Promise((r) => setTimeout(r, 3500));
     const outcome = await run('collect-orphans');
     expect(outcome).toMatchObject({ status: 'succeeded' });
     expect(outcome.detail).toMatch(/, 2 unreferenced object\(s\) removed$/);

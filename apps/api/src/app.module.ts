@@ -22,6 +22,7 @@ import { TransformMetrics } from './health/transform-metrics';
 import { ConsoleController } from './console/console.controller';
 import { WebhooksController } from './webhooks/webhooks.controller';
 import { QuotasController } from './quotas/quotas.controller';
+import { ReconcileController } from './admin/reconcile.controller';
 import { MetricsModule } from '@app/metrics';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
@@ -66,7 +67,7 @@ export class AppModule {
           formatError: formatGraphqlError,
         }),
       ],
-      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, MultipartController, FilesController, PublicFilesController, TusController],
+      controllers: [HealthController, MetricsController, ConsoleController, WebhooksController, QuotasController, ReconcileController, MultipartController, FilesController, PublicFilesController, TusController],
       providers: [
         FilesResolver,
         JsonObjectScalar,

@@ -8,14 +8,15 @@ import { pipeline } from 'node:stream/promises';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { ROLES, TokenService, type Role } from '@app/auth';
 import { ConfigError, loadConfig } from '@app/config';
-import { FilehubClient, FilesApiError, type FileRecord } from '@app/files-client';
+import { FilehubClient, FilesApiError, type FileRecord, type ReconcileReport } from '@app/files-client';
 import { ProgressBoard, formatBytes, table } from './terminal';
 
 // filehub: the command line of the service, built on the SDK (@filehub/files-client's FilehubClient).
 //
 // Exit codes: 0 done; 1 bad usage; 2 the service refused (4xx: the message says why); 3 the service could not be
-// reached or failed (5xx, network); 4 some of several files failed (the others were done).
-export const EXIT = { ok: 0, usage: 1, refused: 2, unavailable: 3, partial: 4 } as const;
+// reached or failed (5xx, network); 4 some of several files failed (the others were done); 5 `reconcile` found
+// inconsistencies it did not repair (a dry run that found any, or a repair that left some).
+export const EXIT = { ok: 0, usage: 1, refused: 2, unavailable: 3, partial: 4, inconsistent: 5 } as const;
 
 class CliError extends Error {
   constructor(
@@ -191,6 +192,42 @@ async function remove(ids: string[], options: GlobalOptions): Promise<number> {
   return failed < ids.length ? EXIT.partial : lastError!.exitCode;
 }
 
+const RECONCILE_LABELS: Record<keyof ReconcileReport['findings'], string> = {
+  orphanObjects: 'objects with no record',
+  orphanDerived: 'derived objects with no file',
+  missingObjects: 'records with no object',
+  missingDerived: 'thumbnails with no object',
+  staleUploads: 'stale upload intents',
+  incompleteUploads: 'incomplete uploads',
+};
+
+async function reconcile(options: GlobalOptions & { repair?: boolean }): Promise<number> {
+  const report = await clientOf(options).reconcile({ repair: options.repair ?? false });
+  const categories = Object.keys(RECONCILE_LABELS) as (keyof ReconcileReport['findings'])[];
+  const left = categories.reduce((sum, c) => sum + report.findings[c].count - report.findings[c].repaired, 0);
+  if (options.json) out(JSON.stringify(report, null, 2));
+  else {
+    out(
+      table(
+        ['finding', 'found', 'repaired', 'deferred', 'sample'],
+        categories.map((c) => {
+          const f = report.findings[c];
+          return [RECONCILE_LABELS[c], String(f.count), String(f.repaired), String(f.deferred), f.sample[0] ?? '–'];
+        }),
+      ),
+    );
+    out(`${report.examined.objects} object(s) and ${report.examined.incompleteUploads} incomplete upload(s) examined${report.complete ? '' : ' (partial walk)'}`);
+    out(
+      report.total === 0
+        ? 'consistent: no object without a record, no record without an object'
+        : report.repair
+          ? `${report.total} inconsistenc${report.total === 1 ? 'y' : 'ies'} found, ${report.total - left} repaired`
+          : `${report.total} inconsistenc${report.total === 1 ? 'y' : 'ies'} found (dry run: run with --repair to fix)`,
+    );
+  }
+  return left > 0 ? EXIT.inconsistent : EXIT.ok;
+}
+
 function token(options: { sub: string; org?: string; role: string; expires: string }): number {
   if (!ROLES.includes(options.role as Role)) throw new CliError(EXIT.usage, `--role must be one of ${ROLES.join(', ')}`);
   const expires = Number(options.expires);
@@ -250,6 +287,11 @@ export function program(): Command {
     .description('delete files (soft: the bytes go after the retention)')
     .argument('<ids...>')
     .action(run((ids: string[]) => remove(ids, globals())));
+  cli
+    .command('reconcile')
+    .description('admin: compare storage with the records and report what disagrees; --repair fixes it')
+    .option('--repair', 'delete orphaned bytes, abort stale uploads, mark records whose bytes are gone FAILED')
+    .action(run((o: { repair?: boolean }) => reconcile({ ...globals(), ...o })));
   cli
     .command('token')
     .description('print a development token signed with this machine\'s AUTH_JWT_SECRET')

@@ -126,6 +126,8 @@ export const configSchema = z
     ABANDONED_UPLOAD_HOURS: positiveInt.max(24 * 365).default(24),
     // Objects no record references are collected once they are this old (uploads in flight are younger).
     ORPHAN_MIN_AGE_SECONDS: positiveInt.max(365 * 24 * 3600).default(86_400),
+    // PROCESSING files with no progress this long get their job queued again (a job lost with Redis' memory).
+    STALLED_PROCESSING_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
     SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
     // Virus scanning (docs/virus-scanning.md): unset, uploads are not scanned. Set, every upload is streamed to this
     // clamd before it may become READY.
@@ -254,6 +256,8 @@ export interface LifecycleConfig {
   softDeleteRetentionDays: number;
   /** Unreferenced objects younger than this are left alone (an upload may still be committing them). */
   orphanMinAgeSeconds: number;
+  /** PROCESSING files untouched this long get their post-upload job queued again. */
+  stalledProcessingSeconds: number;
 }
 
 export { DEV_JWT_SECRET };

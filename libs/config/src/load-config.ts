@@ -97,6 +97,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       abandonedUploadHours: raw.ABANDONED_UPLOAD_HOURS,
       softDeleteRetentionDays: raw.SOFT_DELETE_RETENTION_DAYS,
       orphanMinAgeSeconds: raw.ORPHAN_MIN_AGE_SECONDS,
+      stalledProcessingSeconds: raw.STALLED_PROCESSING_SECONDS,
     },
   };
 }

@@ -1,4 +1,4 @@
 export * from './types';
 export { attach, buildMeta, configure, FilesApiError, share, upload } from './client';
 export { verifySignature } from './verify';
-export { FilehubClient, type FileListFilters, type FileRecord } from './rest-client';
+export { FilehubClient, type FileListFilters, type FileRecord, type ReconcileFinding, type ReconcileReport } from './rest-client';

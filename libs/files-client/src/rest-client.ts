@@ -25,6 +25,28 @@ export interface FileRecord {
   versions?: { version: number; name: string; size: number | null; sha256: string | null; contentType: string | null; createdAt: string }[];
 }
 
+/** One category of `POST /admin/reconcile`'s report. */
+export interface ReconcileFinding {
+  count: number;
+  repaired: number;
+  /** Candidates younger than the service's minimum age: maybe still in flight, left alone. */
+  deferred: number;
+  /** Storage keys (objects, incomplete uploads) or file ids (records). */
+  sample: string[];
+  deferredSample: string[];
+}
+
+/** What `POST /admin/reconcile` answers: storage compared with the records. */
+export interface ReconcileReport {
+  repair: boolean;
+  complete: boolean;
+  startedAt: string;
+  finishedAt: string;
+  examined: { objects: number; incompleteUploads: number };
+  findings: Record<'orphanObjects' | 'orphanDerived' | 'missingObjects' | 'missingDerived' | 'staleUploads' | 'incompleteUploads', ReconcileFinding>;
+  total: number;
+}
+
 export interface FileListFilters {
   status?: FileRecord['status'];
   type?: string;
@@ -109,6 +131,11 @@ export class FilehubClient {
 
   downloadUrl(id: string, disposition: 'inline' | 'attachment' = 'attachment'): Promise<{ url: string; expiresAt: string }> {
     return this.request('GET', `/files/${encodeURIComponent(id)}/download-url?disposition=${disposition}`);
+  }
+
+  /** Admin: compares storage with the records; `repair` fixes what it finds (otherwise a dry run). */
+  reconcile(options: { repair?: boolean } = {}): Promise<ReconcileReport> {
+    return this.request('POST', '/admin/reconcile', { repair: options.repair ?? false });
   }
 
   /** A public link (no credentials needed to follow it) until revoked. */

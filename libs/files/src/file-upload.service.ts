@@ -5,7 +5,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { FileCategory } from '@app/database';
-import { AppError, Errors } from '@app/errors';
+import { AppError, Errors, unavailableDependency } from '@app/errors';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
 import { STORAGE_DRIVER, StorageLocator, type PresignedPost, type StorageDriver } from '@app/storage';
 import { checkFilename, mimeAllowed, sniffMime } from './content-type';
@@ -225,11 +225,37 @@ export class FileUploadService {
         }
       });
     } catch (error) {
-      await this.discardStaged(staged);
+      if (unavailableDependency(error) === 'database') {
+        // The connection broke around COMMIT: the records may exist (committed, the answer lost) or not. Deleting
+        // the bytes now could leave a committed record without its object; the delete job checks first.
+        this.cleanupAfterUncertainCommit(staged.map((u) => u.key));
+      } else {
+        await this.discardStaged(staged);
+      }
       throw error;
     }
     this.relay.kick();
     return Promise.all(staged.map((upload) => this.files.findForTenant(tenantId, upload.id).then((row) => row!)));
+  }
+
+  /**
+   * Writes a `storage.delete-object` job for each key once the database answers again (tried for about two minutes;
+   * the job deletes only a key no record points at). If this process dies first, the reconciler collects the
+   * objects after ORPHAN_MIN_AGE_SECONDS.
+   */
+  private cleanupAfterUncertainCommit(keys: string[], attempt = 1): void {
+    const timer = setTimeout(() => {
+      this.files
+        .transaction(async (tx) => {
+          for (const key of keys) await addOutboxJob(tx, 'storage.delete-object', { key, reason: 'upload whose commit failed' });
+        })
+        .then(() => this.relay.kick())
+        .catch((error: unknown) => {
+          if (attempt < 24) this.cleanupAfterUncertainCommit(keys, attempt + 1);
+          else this.logger.warn(`Could not schedule the cleanup of ${keys.join(', ')}; the reconciler will collect them: ${String(error)}`);
+        });
+    }, Math.min(attempt * 1000, 5000));
+    timer.unref();
   }
 
   /** Removes the bytes of staged uploads that will not be committed (a later part of the request failed). */
@@ -477,8 +503,9 @@ export class FileUploadService {
     try {
       await this.storage.delete(key);
     } catch (error) {
-      if (!stored) return;
-      this.logger.warn(`Could not delete ${key} after a failed upload, scheduling cleanup: ${String(error)}`);
+      // Even when the write seemed to fail, storage may have kept it (the connection dropped after the object was
+      // complete, before the answer): whenever the delete cannot be done now, a job does it later.
+      this.logger.warn(`Could not delete ${key} after a failed upload${stored ? '' : ' (its write may have landed)'}, scheduling cleanup: ${String(error)}`);
       await this.files
         .transaction((tx) => addOutboxJob(tx, 'storage.delete-object', { key, reason: 'failed upload' }))
         .catch(() => undefined);

@@ -20,6 +20,8 @@ import { ResumableUploadsRepository } from './resumable/resumable-uploads.reposi
 import { ResumableUploadsService } from './resumable/resumable-uploads.service';
 import { MultipartUploadsRepository } from './multipart/multipart-uploads.repository';
 import { MultipartUploadsService } from './multipart/multipart-uploads.service';
+import { ReconcileKeySpaces } from './reconcile-key-spaces';
+import { Reconciler } from './reconciler.service';
 
 export const FILE_JOB_HANDLERS = [FileProcessJob, ImportUrlJob, DeleteObjectJob, LifecycleSweepJob];
 
@@ -37,7 +39,7 @@ const directUploads = [resumableStore, ResumableUploadsRepository, ResumableUplo
 
 @Module({
   imports: [ScanningModule],
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ...directUploads, ...FILE_JOB_HANDLERS],
-  exports: [FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, RESUMABLE_STORE, ResumableUploadsService, MultipartUploadsService, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ReconcileKeySpaces, Reconciler, ...directUploads, ...FILE_JOB_HANDLERS],
+  exports: [ReconcileKeySpaces, Reconciler, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, RESUMABLE_STORE, ResumableUploadsService, MultipartUploadsService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

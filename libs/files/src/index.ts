@@ -22,3 +22,5 @@ export * from './file-serving';
 export * from './resumable/resumable-store';
 export * from './resumable/resumable-uploads.service';
 export * from './multipart/multipart-uploads.service';
+export * from './reconcile-key-spaces';
+export * from './reconciler.service';

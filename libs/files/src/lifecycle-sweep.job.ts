@@ -5,20 +5,18 @@ import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
 import { MaintenanceRepository } from './maintenance.repository';
 import { MultipartUploadsService } from './multipart/multipart-uploads.service';
 import { ResumableUploadsService } from './resumable/resumable-uploads.service';
+import { RECONCILE_CATEGORIES, Reconciler } from './reconciler.service';
 
 const BATCH = 200;
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
-const ORPHAN_CURSOR = 'collect-orphans.cursor';
-const ORPHAN_PAGE_SIZE = 1000;
-const ORPHAN_PAGES_PER_RUN = 10;
-// Only the service's own key spaces (StorageLocator); anything else in a shared bucket is left alone.
-const MANAGED_PREFIXES = ['objects/', 'derived/'];
+const RECONCILE_PAGES_PER_RUN = 10;
 
 /**
  * Scheduled housekeeping, one task per run: expire temporary uploads, fail abandoned uploads, purge soft-deleted
- * files past the retention, collect objects no record references, remove expired resumable (tus) uploads and abort
- * stale multipart uploads (both after RESUMABLE_UPLOAD_TTL_SECONDS). Each run handles a bounded batch and logs what it removed; the schedule repeats it.
+ * files past the retention, reconcile storage with the records (`collect-orphans`: the Reconciler, repairing), queue
+ * stalled processing again, remove expired resumable (tus) uploads and abort stale multipart uploads (both after
+ * RESUMABLE_UPLOAD_TTL_SECONDS). Each run handles a bounded batch and logs what it removed; the schedule repeats it.
  */
 @Injectable()
 export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
@@ -31,6 +29,7 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly resumable: ResumableUploadsService,
     private readonly multipart: MultipartUploadsService,
+    private readonly reconciler: Reconciler,
   ) {}
 
   async handle({ task }: JobPayloads['lifecycle.sweep']): Promise<JobOutcome> {
@@ -44,14 +43,8 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
         return this.done(task, `${count} temporary file(s) expired`, count);
       }
       case 'abandoned-uploads': {
-        const rows = await this.maintenance.abandonedUploads(new Date(now - rules.abandonedUploadHours * HOUR), BATCH);
-        let count = 0;
-        for (const row of rows) {
-          if (!(await this.maintenance.failAbandoned(row.id, `Upload abandoned: no bytes confirmed within ${rules.abandonedUploadHours} h`))) continue;
-          await this.storage.delete(row.storageKey);
-          count++;
-        }
-        return this.done(task, `${count} abandoned upload(s) failed`, count);
+        const { repaired } = await this.reconciler.staleUploads(true);
+        return this.done(task, `${repaired} abandoned upload(s) failed`, repaired);
       }
       case 'purge-deleted': {
         const candidates = await this.maintenance.purgeable(new Date(now - rules.softDeleteRetentionDays * DAY), BATCH);
@@ -69,7 +62,7 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
         return this.done(task, `${candidates.length} file(s) purged, ${objects} object(s) removed`, candidates.length);
       }
       case 'collect-orphans':
-        return this.collectOrphans(now - rules.orphanMinAgeSeconds * 1000);
+        return this.reconcile();
       case 'expire-resumable': {
         const count = await this.resumable.expire(new Date(now), BATCH);
         return this.done(task, `${count} expired resumable upload(s) removed`, count);
@@ -78,35 +71,29 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
         const count = await this.multipart.abortStale(new Date(now - this.config.resumable.ttlSeconds * 1000), BATCH);
         return this.done(task, `${count} stale multipart upload(s) aborted`, count);
       }
+      case 'requeue-stalled': {
+        // A job lost with Redis' memory (no persistence, a flush) or retried to exhaustion while a dependency was down.
+        const count = await this.maintenance.requeueStalled(new Date(now - rules.stalledProcessingSeconds * 1000), BATCH);
+        return this.done(task, `${count} stalled file(s) queued again`, count);
+      }
     }
   }
 
   /**
-   * Objects no record points at (a crash between a write and its record, a failed cleanup) are removed once they
-   * are older than ORPHAN_MIN_AGE_SECONDS (a day by default), so uploads in flight and staged copies are never touched. Storage is
-   * walked in key order a few pages per run; the cursor is kept in the database, so large buckets are covered over
-   * successive runs and the walk starts again from the beginning once it reaches the end.
+   * The reconciler in repair mode, a few storage pages per run: objects no record points at (a crash between a write
+   * and its record, a failed cleanup) older than ORPHAN_MIN_AGE_SECONDS are removed, records whose bytes are gone end
+   * FAILED, stale intents and incomplete uploads are cleaned. The cursor is kept in the database, so large buckets
+   * are covered over successive runs.
    */
-  private async collectOrphans(olderThan: number): Promise<JobOutcome> {
-    const state = (await this.maintenance.readState<{ startAfter?: string }>(ORPHAN_CURSOR)) ?? {};
-    let startAfter = state.startAfter;
-    let examined = 0;
-    let removed = 0;
-    for (let page = 0; page < ORPHAN_PAGES_PER_RUN; page++) {
-      const listed = await this.storage.list({ startAfter, limit: ORPHAN_PAGE_SIZE });
-      examined += listed.objects.length;
-      const old = listed.objects.filter((o) => MANAGED_PREFIXES.some((p) => o.key.startsWith(p)) && o.lastModified.getTime() < olderThan);
-      const referenced = await this.maintenance.referencedKeys(old.map((o) => o.key));
-      for (const object of old) {
-        if (referenced.has(object.key)) continue;
-        await this.storage.delete(object.key);
-        removed++;
-      }
-      startAfter = listed.next;
-      if (!startAfter) break;
-    }
-    await this.maintenance.writeState(ORPHAN_CURSOR, startAfter ? { startAfter } : {});
-    return this.done('collect-orphans', `${examined} object(s) examined, ${removed} unreferenced object(s) removed`, removed);
+  private async reconcile(): Promise<JobOutcome> {
+    const report = await this.reconciler.run({ repair: true, pageBudget: RECONCILE_PAGES_PER_RUN });
+    const { orphanObjects, orphanDerived } = report.findings;
+    const others = RECONCILE_CATEGORIES.filter((c) => c !== 'orphanObjects' && c !== 'orphanDerived' && report.findings[c].repaired > 0)
+      .map((c) => `${c} ${report.findings[c].repaired} repaired, `)
+      .join('');
+    const removed = orphanObjects.repaired + orphanDerived.repaired;
+    const repaired = RECONCILE_CATEGORIES.reduce((sum, c) => sum + report.findings[c].repaired, 0);
+    return this.done('collect-orphans', `${others}${report.examined.objects} object(s) examined, ${removed} unreferenced object(s) removed`, repaired);
   }
 
   private done(task: string, detail: string, count: number): JobOutcome {

@@ -1,5 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { PRISMA, type Db } from '@app/database';
+import { addOutboxJob } from '@app/queue';
+import { tenantIdOf } from './files.repository';
+
+export interface KeyedRow {
+  id: string;
+  storageKey: string;
+}
 
 export interface PurgeCandidate {
   id: string;
@@ -30,18 +37,7 @@ export class MaintenanceRepository {
     return count;
   }
 
-  /**
-   * UPLOADING records older than `before`: the client never sent (or never confirmed) the bytes. Multipart uploads
-   * in progress have their own expiry (RESUMABLE_UPLOAD_TTL_SECONDS, the abort-stale-multipart task).
-   */
-  async abandonedUploads(before: Date, limit: number): Promise<{ id: string; storageKey: string }[]> {
-    return this.db.file.findMany({
-      where: { status: 'UPLOADING', createdAt: { lt: before }, deletedAt: null, multipartUpload: null },
-      select: { id: true, storageKey: true },
-      take: limit,
-    });
-  }
-
+  /** Fails an upload intent the reconciler found stale (only while it is still UPLOADING). */
   async failAbandoned(id: string, reason: string): Promise<boolean> {
     const { count } = await this.db.file.updateMany({ where: { id, status: 'UPLOADING' }, data: { status: 'FAILED', failureReason: reason } });
     return count === 1;
@@ -79,6 +75,109 @@ export class MaintenanceRepository {
       this.db.thumbnail.findMany({ where: { storageKey: { in: keys } }, select: { storageKey: true } }),
     ]);
     return new Set([...files, ...versions, ...thumbnails].map((r) => r.storageKey));
+  }
+
+  /**
+   * Records whose key lies in (`lower`, `upper`] (or (`lower`, `upper`) when `upperExclusive`), compared byte-wise
+   * as storage lists keys (the COLLATE "C" indexes of the reconciler migration serve these ranges). Only the ones
+   * that promise bytes: live READY/PROCESSING files, and thumbnails.
+   */
+  async recordsInKeyRange(lower: string, upper: string, upperExclusive: boolean): Promise<{ files: KeyedRow[]; thumbnails: KeyedRow[] }> {
+    const [files, thumbnails] = upperExclusive
+      ? await Promise.all([
+          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
+            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" < ${upper}
+              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL`,
+          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
+            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" < ${upper}`,
+        ])
+      : await Promise.all([
+          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
+            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" <= ${upper}
+              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL`,
+          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
+            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" <= ${upper}`,
+        ]);
+    return { files, thumbnails };
+  }
+
+  /** Marks a live file FAILED when it still points at `key` (the bytes of which are gone). */
+  async failMissing(id: string, key: string, reason: string): Promise<boolean> {
+    const { count } = await this.db.file.updateMany({
+      where: { id, storageKey: key, status: { in: ['READY', 'PROCESSING'] }, deletedAt: null },
+      data: { status: 'FAILED', failureReason: reason },
+    });
+    return count === 1;
+  }
+
+  /** Whether the file still is live, READY/PROCESSING and points at `key`. */
+  async fileStillExpects(id: string, key: string): Promise<boolean> {
+    return (await this.db.file.count({ where: { id, storageKey: key, status: { in: ['READY', 'PROCESSING'] }, deletedAt: null } })) === 1;
+  }
+
+  async thumbnailStillExpects(id: string, key: string): Promise<boolean> {
+    return (await this.db.thumbnail.count({ where: { id, storageKey: key } })) === 1;
+  }
+
+  /** A thumbnail row is a cache entry of a derived object: without its object it is removed (reprocessing makes it again). */
+  async deleteThumbnail(id: string, key: string): Promise<boolean> {
+    const { count } = await this.db.thumbnail.deleteMany({ where: { id, storageKey: key } });
+    return count === 1;
+  }
+
+  /** UPLOADING records created before `before`, and how many there are. */
+  async staleUploads(before: Date, limit: number): Promise<{ total: number; rows: { id: string; storageKey: string }[] }> {
+    // Direct multipart uploads are timed by their own task (abort-stale-multipart, RESUMABLE_UPLOAD_TTL_SECONDS).
+    const where = { status: 'UPLOADING' as const, createdAt: { lt: before }, deletedAt: null, multipartUpload: null };
+    const [total, rows] = await Promise.all([
+      this.db.file.count({ where }),
+      this.db.file.findMany({ where, select: { id: true, storageKey: true }, orderBy: { createdAt: 'asc' }, take: limit }),
+    ]);
+    return { total, rows };
+  }
+
+  /** UPLOADING records created at or after `since`: intents still within their time. */
+  async uploadsInFlight(since: Date): Promise<string[]> {
+    const rows = await this.db.file.findMany({
+      where: { status: 'UPLOADING', createdAt: { gte: since }, deletedAt: null, multipartUpload: null },
+      select: { id: true },
+      take: 1000,
+    });
+    return rows.map((r) => r.id);
+  }
+
+  /** Of `keys`, those an UPLOADING record points at, with the record's creation time. */
+  async uploadingKeys(keys: string[]): Promise<Map<string, Date>> {
+    if (keys.length === 0) return new Map();
+    const rows = await this.db.file.findMany({
+      where: { storageKey: { in: keys }, status: 'UPLOADING', deletedAt: null },
+      select: { storageKey: true, createdAt: true },
+    });
+    return new Map(rows.map((r) => [r.storageKey, r.createdAt]));
+  }
+
+  /**
+   * PROCESSING files not updated since `before` get their post-upload job written to the outbox again, and their
+   * updatedAt touched (so the next sweep waits another period). The job is idempotent: if the first run was only
+   * slow, the second finds the file done and skips.
+   */
+  async requeueStalled(before: Date, limit: number): Promise<number> {
+    const rows = await this.db.file.findMany({
+      where: { status: 'PROCESSING', updatedAt: { lt: before }, deletedAt: null },
+      select: { id: true, ownerId: true, organizationId: true },
+      take: limit,
+    });
+    let count = 0;
+    for (const row of rows) {
+      const requeued = await this.db.$transaction(async (tx) => {
+        const { count: touched } = await tx.file.updateMany({ where: { id: row.id, status: 'PROCESSING', updatedAt: { lt: before } }, data: { updatedAt: new Date() } });
+        if (touched === 0) return false;
+        await addOutboxJob(tx, 'file.process', { fileId: row.id, tenantId: tenantIdOf(row) });
+        return true;
+      });
+      if (requeued) count++;
+    }
+    return count;
   }
 
   async readState<T>(key: string): Promise<T | null> {

@@ -17,6 +17,7 @@ export class BullMqQueueDriver implements QueueDriver {
   private readonly queue: Queue;
   private worker?: Worker;
   private workerConnection?: Redis;
+  private readonly schedules = new Map<string, { name: JobName; payload: unknown; everyMs: number }>();
 
   constructor(
     private readonly redisUrl: string,
@@ -32,6 +33,15 @@ export class BullMqQueueDriver implements QueueDriver {
       retryStrategy: (times) => Math.min(times * 200, 2000),
     });
     this.producerConnection.on('error', () => undefined);
+    // Job schedulers live in Redis: a Redis that restarted without persistence has forgotten them. Register them
+    // again on every (re)connection; upserting an existing one changes nothing.
+    this.producerConnection.on('ready', () => {
+      for (const [id, s] of this.schedules) {
+        this.queue
+          .upsertJobScheduler(id, { every: s.everyMs }, { name: s.name, data: s.payload, opts: { attempts: 1 } })
+          .catch((error: unknown) => this.logger.warn(`Could not register schedule ${id} again: ${String(error)}`));
+      }
+    });
     this.queue = new Queue(QUEUE_NAME, { connection: this.producerConnection, prefix });
     this.queue.on('error', () => undefined);
   }
@@ -103,6 +113,7 @@ export class BullMqQueueDriver implements QueueDriver {
   }
 
   async schedule<N extends JobName>(scheduleId: string, name: N, payload: JobPayloads[N], everyMs: number): Promise<void> {
+    this.schedules.set(scheduleId, { name, payload, everyMs });
     await this.queue.upsertJobScheduler(scheduleId, { every: everyMs }, { name, data: payload, opts: { attempts: 1 } });
   }
 

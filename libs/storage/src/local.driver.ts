@@ -17,9 +17,12 @@ import { LOCAL_STORAGE_PATH, signObjectUrl, signPostPolicy, verifyObjectUrl, ver
 import type { ObjectUrlClaims, SignedMethod, VerifiedPostPolicy } from './local-url-signer';
 import { assertValidKey } from './storage-locator';
 import {
+  InvalidStorageKeyError,
   StorageNotFoundError,
   type GetOptions,
   type GetResult,
+  type IncompleteUpload,
+  type IncompleteUploadPage,
   type ListOptions,
   type ListPage,
   type ObjectHead,
@@ -289,6 +292,35 @@ export class LocalStorageDriver implements StorageDriver {
       }),
     );
     return { objects, ...(keys.length > limit ? { next: page.at(-1)! } : {}) };
+  }
+
+  /** Partial writes in the temp directory (a put or copy in progress, or one a crash interrupted), by name. */
+  async listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage> {
+    const limit = Math.max(1, Math.min(1000, options.limit));
+    let names: string[];
+    try {
+      names = (await readdir(this.tmpDir, { withFileTypes: true })).filter((e) => e.isFile()).map((e) => e.name);
+    } catch (error) {
+      if (isMissing(error)) return { uploads: [] };
+      throw error;
+    }
+    const page = names.filter((n) => !options.after || n > options.after).sort();
+    const uploads: IncompleteUpload[] = [];
+    for (const name of page.slice(0, limit)) {
+      // Renamed into place (or removed) since the directory was read: no longer incomplete.
+      const info = await stat(join(this.tmpDir, name)).catch((error: unknown) => {
+        if (isMissing(error)) return null;
+        throw error;
+      });
+      if (info) uploads.push({ key: `.tmp/${name}`, uploadId: name, initiated: new Date(info.mtimeMs) });
+    }
+    return { uploads, ...(page.length > limit ? { next: page[limit - 1] } : {}) };
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    // Names are ours (UUIDs, health probes); anything else is refused rather than resolved outside the directory.
+    if (!/^[A-Za-z0-9-]+(?:\.json)?$/.test(upload.uploadId)) throw new InvalidStorageKeyError(upload.key);
+    await rm(join(this.tmpDir, upload.uploadId), { force: true });
   }
 
   private dataPath(key: string): string {

@@ -8,6 +8,7 @@ import {
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   ListObjectsV2Command,
   ListPartsCommand,
   PutObjectCommand,
@@ -33,6 +34,8 @@ import {
   StorageNotFoundError,
   type GetOptions,
   type GetResult,
+  type IncompleteUpload,
+  type IncompleteUploadPage,
   type ListOptions,
   type ListPage,
   type MultipartStorage,
@@ -238,6 +241,35 @@ export class S3StorageDriver implements StorageDriver {
       .filter((o): o is typeof o & { Key: string } => typeof o.Key === 'string')
       .map((o) => ({ key: o.Key, size: o.Size ?? 0, lastModified: o.LastModified ?? new Date(0) }));
     return { objects, ...(page.IsTruncated && objects.length ? { next: objects.at(-1)!.key } : {}) };
+  }
+
+  /** ListMultipartUploads; `after` is the JSON of S3's (key, upload id) markers. */
+  async listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage> {
+    const marker = options.after ? (JSON.parse(options.after) as { key: string; uploadId: string }) : undefined;
+    const page = await this.client.send(
+      new ListMultipartUploadsCommand({
+        Bucket: this.bucket,
+        KeyMarker: marker?.key,
+        UploadIdMarker: marker?.uploadId,
+        MaxUploads: Math.max(1, Math.min(1000, options.limit)),
+      }),
+    );
+    const uploads = (page.Uploads ?? [])
+      .filter((u): u is typeof u & { Key: string; UploadId: string } => typeof u.Key === 'string' && typeof u.UploadId === 'string')
+      .map((u) => ({ key: u.Key, uploadId: u.UploadId, initiated: u.Initiated ?? new Date(0) }));
+    const next =
+      page.IsTruncated && page.NextKeyMarker ? JSON.stringify({ key: page.NextKeyMarker, uploadId: page.NextUploadIdMarker ?? '' }) : undefined;
+    return { uploads, ...(next ? { next } : {}) };
+  }
+
+  async abortIncompleteUpload(upload: IncompleteUpload): Promise<void> {
+    try {
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: upload.uploadId }));
+    } catch (error) {
+      // Finished or aborted meanwhile: nothing left to discard.
+      if ((error as Error)?.name === 'NoSuchUpload' || statusOf(error) === 404) return;
+      throw error;
+    }
   }
 
   async get(key: string, options: GetOptions = {}): Promise<GetResult> {

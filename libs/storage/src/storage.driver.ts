@@ -28,6 +28,21 @@ export interface ListPage {
   next?: string;
 }
 
+/** An upload begun in storage and never finished: an S3 multipart upload, or a partial temp file of the local driver. */
+export interface IncompleteUpload {
+  /** The key it would have become (S3), or `.tmp/<name>` for the local driver's partial files. */
+  key: string;
+  /** S3's upload id; the temp file's name for the local driver. */
+  uploadId: string;
+  initiated: Date;
+}
+
+export interface IncompleteUploadPage {
+  uploads: IncompleteUpload[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
 export interface ObjectHead {
   key: string;
   size: number;
@@ -136,6 +151,13 @@ export interface StorageDriver {
   delete(key: string, options?: { signal?: AbortSignal }): Promise<void>;
   /** Objects in key order, a page at a time (for housekeeping: finding objects no record references). */
   list(options: ListOptions): Promise<ListPage>;
+  /**
+   * Uploads begun and not finished, a page at a time (for housekeeping: the reconciler aborts those older than
+   * its minimum age). S3: ListMultipartUploads; local: partial files in the temp directory.
+   */
+  listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage>;
+  /** Discards an incomplete upload and the parts it holds. Idempotent. */
+  abortIncompleteUpload(upload: IncompleteUpload): Promise<void>;
   copy(sourceKey: string, targetKey: string, options?: { signal?: AbortSignal }): Promise<void>;
   presignGet(key: string, options: PresignGetOptions): Promise<string>;
   presignPut(key: string, options: PresignPutOptions): Promise<string>;

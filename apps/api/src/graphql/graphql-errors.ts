@@ -1,6 +1,6 @@
 import { unwrapResolverError } from '@apollo/server/errors';
 import type { GraphQLFormattedError } from 'graphql';
-import { AppError, type ErrorCode } from '@app/errors';
+import { AppError, unavailableDependency, type ErrorCode } from '@app/errors';
 
 function graphqlCode(code: ErrorCode): string {
   switch (code) {
@@ -38,6 +38,10 @@ export function formatGraphqlError(formatted: GraphQLFormattedError, error: unkn
   const original = unwrapResolverError(error);
   if (original instanceof AppError) {
     return { ...formatted, message: original.message, extensions: { code: graphqlCode(original.code), status: original.status } };
+  }
+  const dependency = unavailableDependency(original);
+  if (dependency) {
+    return { message: `The ${dependency} is unavailable at the moment; try again in a few seconds`, locations: formatted.locations, path: formatted.path, extensions: { code: 'SERVICE_UNAVAILABLE', status: 503 } };
   }
   const code = formatted.extensions?.code;
   if (code === 'INTERNAL_SERVER_ERROR' || code === undefined) {

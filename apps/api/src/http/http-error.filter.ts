@@ -1,6 +1,6 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { AppError, type ErrorCode } from '@app/errors';
+import { AppError, UNAVAILABLE_RETRY_AFTER_SECONDS, unavailableDependency, type ErrorCode } from '@app/errors';
 import { logContext } from '@app/logging';
 
 export interface ErrorBody {
@@ -54,6 +54,22 @@ export function setErrorHeaders(res: Response, exception: unknown): void {
   }
   const prismaCode = (exception as { code?: unknown })?.code;
   if (prismaCode === 'P2024' || prismaCode === 'P2028') res.setHeader('Retry-After', '1');
+  else if (unavailableDependency(exception) || (exception instanceof AppError && exception.code === 'STORAGE_UNAVAILABLE')) {
+    res.setHeader('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+  }
+}
+
+/** A 503 body for a dependency that is down for a moment (logged as a warning, not as an unexpected error). */
+export function unavailableBody(exception: unknown): ErrorBody | undefined {
+  const dependency = unavailableDependency(exception);
+  if (!dependency) return undefined;
+  const name = dependency === 'database' ? 'The database' : dependency === 'storage' ? 'Storage' : 'A backing service';
+  return {
+    statusCode: 503,
+    error: 'Service Unavailable',
+    message: `${name} is unavailable at the moment; try again in a few seconds`,
+    code: dependency === 'database' ? 'DATABASE_UNAVAILABLE' : dependency === 'storage' ? 'STORAGE_UNAVAILABLE' : 'SERVICE_UNAVAILABLE',
+  };
 }
 
 /** Maps domain errors to JSON for REST; anything unknown is a 500 with the request id, logged once. */
@@ -65,11 +81,14 @@ export class HttpErrorFilter implements ExceptionFilter {
     if (host.getType<string>() !== 'http') throw exception;
     const res = host.switchToHttp().getResponse<Response>();
     const req = host.switchToHttp().getRequest<Request>();
-    const body = this.toBody(exception, req);
     if (res.headersSent) {
+      // The answer was under way: nothing more can be said, only the connection cut. A client that went away
+      // mid-download (its socket closed) is no fault of ours and not worth an error in the log.
+      if (!req.socket?.destroyed) this.toBody(exception, req);
       res.destroy();
       return;
     }
+    const body = this.toBody(exception, req);
     setErrorHeaders(res, exception);
     res.status(body.statusCode).json(this.shape(body, exception));
   }
@@ -100,6 +119,12 @@ export class HttpErrorFilter implements ExceptionFilter {
     const prismaCode = (exception as { code?: unknown })?.code;
     if (prismaCode === 'P2024' || prismaCode === 'P2028') {
       return { statusCode: 503, error: 'Service Unavailable', message: 'The database is busy; try again in a moment', code: 'DATABASE_BUSY' };
+    }
+    // A dependency down for a moment (a database restart, storage unreachable): say so and when to come back.
+    const unavailable = unavailableBody(exception);
+    if (unavailable) {
+      this.logger.warn(`${unavailable.message}: ${(exception as Error)?.message?.split('\n').filter(Boolean).at(-1) ?? String(exception)}`);
+      return unavailable;
     }
     // The client went away mid-request: nobody is left to answer, and nothing went wrong on our side.
     if ((exception as { name?: string })?.name === 'AbortError') {

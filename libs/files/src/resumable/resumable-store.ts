@@ -11,7 +11,8 @@ export const RESUMABLE_STORE = Symbol('RESUMABLE_STORE');
 
 // tus data lives under its own prefix (S3 keys `tus/<id>`, `tus/<id>.info`, `tus/<id>.part`; files under
 // DATA_DIR/tus), apart from the object key spaces the orphan collector manages.
-const PREFIX = 'tus/';
+export const RESUMABLE_PREFIX = 'tus/';
+const PREFIX = RESUMABLE_PREFIX;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
 /** The store id of the upload that will become file `fileId`. */

@@ -7,7 +7,8 @@ import { Errors } from '@app/errors';
 import { FileUploadService } from '../file-upload.service';
 import { FilesRepository, tenantIdOfPrincipal, type FileRow } from '../files.repository';
 import { ResumableUploadsRepository } from './resumable-uploads.repository';
-import { isUploadId, RESUMABLE_STORE, resumableStoreId, type ResumableStore } from './resumable-store';
+import { ReconcileKeySpaces } from '../reconcile-key-spaces';
+import { isUploadId, RESUMABLE_PREFIX, RESUMABLE_STORE, resumableStoreId, type ResumableStore } from './resumable-store';
 
 export interface ResumableCreation {
   filename: string;
@@ -37,7 +38,12 @@ export class ResumableUploadsService {
     private readonly files: FilesRepository,
     @Inject(RESUMABLE_STORE) private readonly store: ResumableStore,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
-  ) {}
+    keySpaces: ReconcileKeySpaces,
+  ) {
+    // tus data (S3: `tus/<id>`, its `.info` and its multipart upload) has no file record until it is finished; the
+    // reconciler leaves it alone until the upload has expired.
+    keySpaces.register({ prefix: RESUMABLE_PREFIX, owner: 'tus', abandonAfterSeconds: config.resumable.ttlSeconds });
+  }
 
   async create(principal: Principal, input: ResumableCreation): Promise<{ id: string; expiresAt: Date }> {
     const category = await this.fileUploads.admitDeclared(principal, input);

@@ -1,0 +1,138 @@
+import { createServer, connect, type Server, type Socket } from 'node:net';
+
+/**
+ * A TCP proxy between the service and one of its backing services, to inject network faults: every chunk can be
+ * delayed, traffic paused (a black hole: connections stay open, nothing moves), live connections cut, and new
+ * connections refused. Listens on 127.0.0.1 on a port of its own.
+ */
+export class TcpProxy {
+  /** Added to every chunk, both ways. */
+  delayMs = 0;
+  private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  private paused = false;
+  private refusing = false;
+  private connectionsSeen = 0;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(targetPort: number, targetHost = '127.0.0.1'): Promise<TcpProxy> {
+    let proxy: TcpProxy | undefined;
+    const server = createServer((client) => proxy!.accept(client, targetPort, targetHost));
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(0, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    proxy = new TcpProxy(server, typeof address === 'object' && address ? address.port : 0);
+    return proxy;
+  }
+
+  /** Connections accepted since start (refused ones included). */
+  get connections(): number {
+    return this.connectionsSeen;
+  }
+
+  /** Connections open right now. */
+  get open(): number {
+    return this.pairs.size;
+  }
+
+  /** Stops moving bytes (both ways, every connection, new ones too) until resume(). */
+  pause(): void {
+    this.paused = true;
+    for (const { client, upstream } of this.pairs) {
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  resume(): void {
+    this.paused = false;
+    for (const { client, upstream } of this.pairs) {
+      client.resume();
+      upstream.resume();
+    }
+  }
+
+  /** Resets every live connection (both ends see the connection drop). */
+  cut(): void {
+    for (const { client, upstream } of this.pairs) {
+      client.resetAndDestroy();
+      upstream.resetAndDestroy();
+    }
+    this.pairs.clear();
+  }
+
+  /** While on, new connections are reset at once (the service looks down); live ones are cut too. */
+  refuse(on: boolean): void {
+    this.refusing = on;
+    if (on) this.cut();
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  private accept(client: Socket, targetPort: number, targetHost: string): void {
+    this.connectionsSeen++;
+    if (this.refusing) {
+      client.resetAndDestroy();
+      return;
+    }
+    const upstream = connect(targetPort, targetHost);
+    const pair = { client, upstream };
+    this.pairs.add(pair);
+    // An error on either side drops both at once; a side that closes cleanly is followed once its delayed bytes are out.
+    const drop = () => {
+      this.pairs.delete(pair);
+      client.destroy();
+      upstream.destroy();
+    };
+    client.on('error', drop);
+    upstream.on('error', drop);
+    const closed = () => {
+      if (client.destroyed && upstream.destroyed) this.pairs.delete(pair);
+    };
+    client.on('close', closed);
+    upstream.on('close', closed);
+    this.pipe(client, upstream);
+    this.pipe(upstream, client);
+    if (this.paused) {
+      client.pause();
+      upstream.pause();
+    }
+  }
+
+  // Chunks keep their order: each waits for the previous one's delay.
+  private pipe(from: Socket, to: Socket): void {
+    let tail = Promise.resolve();
+    from.on('data', (chunk: Buffer) => {
+      const delay = this.delayMs;
+      if (delay <= 0) {
+        tail = tail.then(() => {
+          if (!to.destroyed) to.write(chunk);
+        });
+        return;
+      }
+      from.pause();
+      tail = tail
+        .then(() => new Promise<void>((r) => setTimeout(r, delay)))
+        .then(() => {
+          if (!to.destroyed) to.write(chunk);
+          if (!this.paused && !from.destroyed) from.resume();
+        });
+    });
+    from.on('end', () => {
+      void tail.then(() => to.end());
+    });
+    from.on('close', () => {
+      void tail.then(() => {
+        if (!to.destroyed) to.destroySoon();
+      });
+    });
+  }
+}
