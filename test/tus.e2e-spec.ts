@@ -259,6 +259,14 @@ describe(`tus resumable uploads (${PROFILE})`, () => {
       expect(await patch.json()).toMatchObject({ statusCode: 404, message: expect.stringContaining('was not found') });
       expect((await fetch(url, { method: 'DELETE', headers: auth(other) })).status).toBe(404);
     }
+    // Nor through an upload of their own with the victim's id smuggled into the URL: tus would read the id from the
+    // last `/` of the whole URL, query string included.
+    const mallory = app.token({ sub: 'mallory', org: 'another-org' });
+    const own = `${app.url}${TUS}/${idOf(await create(mallory, 10))}`;
+    const smuggled = `${own}?x=/${idOf(created)}`;
+    const write = await fetch(smuggled, { method: 'PATCH', headers: { ...auth(mallory), 'upload-offset': '0', 'content-type': 'application/offset+octet-stream' }, body: 'EVIL!EVIL!' });
+    expect(write.headers.get('filehub-file-id')).not.toBe(idOf(created));
+    expect((await fetch(smuggled, { method: 'DELETE', headers: auth(mallory) })).status).toBeLessThan(500);
     // The owner's upload is untouched.
     const head = await fetch(url, { method: 'HEAD', headers: auth(token) });
     expect(head.status).toBe(200);

@@ -16,6 +16,9 @@ export const FILE_ID_HEADER = 'Filehub-File-Id';
 
 // The id the controller gave a new upload (after its checks), for tus' naming hook.
 const creation = new AsyncLocalStorage<{ uploadId: string }>();
+// The id of the upload the controller checked the caller owns: the only one tus may touch for this request. tus
+// itself would take the last `/` segment of the whole URL, query string included (`/tus/<mine>?x=/<theirs>`).
+const checked = new AsyncLocalStorage<{ uploadId: string }>();
 
 /**
  * The tus store as the tus server sees it: the resumable store, plus the step that turns a finished upload into a
@@ -127,7 +130,10 @@ export class TusEndpoint implements OnApplicationShutdown {
       },
       // Upload URLs carry the file id; the store id adds the `tus/` prefix.
       generateUrl: (_req, { id }) => `${publicUrl}${TUS_PATH}/${fileIdOfStoreId(id) ?? ''}`,
-      getFileIdFromRequest: (_req, lastPath) => (lastPath ? resumableStoreId(lastPath) : undefined),
+      getFileIdFromRequest: () => {
+        const context = checked.getStore();
+        return context ? resumableStoreId(context.uploadId) : undefined;
+      },
       onUploadFinish: async (_req, upload) => ({ headers: { [FILE_ID_HEADER]: fileIdOfStoreId(upload.id) ?? '' } }),
       onResponseError: (_req, error) => this.errorResponse(error),
     });
@@ -137,9 +143,14 @@ export class TusEndpoint implements OnApplicationShutdown {
     this.locker?.close();
   }
 
-  /** Hands a checked request to tus. */
+  /** Hands a request that names no upload (discovery) to tus. */
   handle(req: Request, res: Response): Promise<void> {
     return this.server.handle(req, res);
+  }
+
+  /** Hands a request for upload `uploadId`, whose owner the controller has checked, to tus. */
+  resume(req: Request, res: Response, uploadId: string): Promise<void> {
+    return checked.run({ uploadId }, () => this.server.handle(req, res));
   }
 
   /** Hands a checked creation to tus, which then names the upload `uploadId`. */

@@ -57,6 +57,6 @@ export class TusController {
   private async resume(principal: Principal, id: string, req: Request, res: Response): Promise<void> {
     const found = await this.uploads.find(principal, id);
     if (found.state === 'finished') return this.tus.answerFinished(req, res, found.file);
-    await this.tus.handle(req, res);
+    await this.tus.resume(req, res, id);
   }
 }
