@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
 import { buildMeta, upload as signedUpload } from '@app/files-client';
 import { RETRY_POLICY } from '@app/queue';
 import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
@@ -308,5 +308,32 @@ describe('without CLAMAV_ADDRESS', () => {
     const id = await uploadRest(app, token, Buffer.from(EICAR), 'eicar.txt');
     expect(await app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
     expect((await app.db.file.findUniqueOrThrow({ where: { id } })).scannedAt).toBeNull();
+  });
+});
+
+describe('virus scanning: a clamd that takes the connection and never answers', () => {
+  let silent: NetServer;
+  let app: TestApp;
+  beforeAll(async () => {
+    silent = createNetServer((socket) => socket.on('error', () => undefined));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    app = await startTestApp({ CLAMAV_ADDRESS: `tcp://127.0.0.1:${(silent.address() as AddressInfo).port}`, CLAMAV_TIMEOUT_MS: '200' });
+  });
+  afterAll(async () => {
+    await app?.close();
+    await new Promise((r) => silent.close(r));
+  });
+
+  it('keeps the file PROCESSING (unserved) when every attempt times out: an outage, not a verdict', async () => {
+    const token = app.token({ sub: 'sid', org: 'silent-org' });
+    const errorsBefore = await processErrors(app);
+    const id = await uploadRest(app, token, Buffer.from('nobody is listening'), 'silent.txt');
+    for (let i = 0; (await processErrors(app)) < errorsBefore + RETRY_POLICY.attempts; i++) {
+      if (i > 600) throw new Error('the retries never ran out');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const row = await app.db.file.findUniqueOrThrow({ where: { id } });
+    expect({ status: row.status, failureReason: row.failureReason }).toEqual({ status: 'PROCESSING', failureReason: null });
+    expect((await call(app, 'GET', `/files/${id}/download-url`, token)).status).toBe(409);
   });
 });

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { VIRUS_SCANNER, verdictKey, type VirusScanner } from '@app/scanning';
+import { ScannerUnavailableError, VIRUS_SCANNER, verdictKey, type VirusScanner } from '@app/scanning';
 import { unavailableDependency } from '@app/errors';
 import { MediaError, MediaProcessor, readMediaInput } from '@app/media';
 import { OutboxRelay, type JobContext, type JobHandler, type JobOutcome, type JobPayloads } from '@app/queue';
@@ -192,10 +192,12 @@ export class FileProcessJob implements JobHandler<'file.process'> {
   }
 
   async onExhausted({ fileId, tenantId }: Payload, error: Error): Promise<void> {
-    // Storage or the database down for longer than the retries: nothing is wrong with the file. It stays PROCESSING
-    // and the requeue-stalled sweep queues it again after STALLED_PROCESSING_SECONDS.
-    if (unavailableDependency(error)) {
-      this.logger.warn(`file ${fileId}: retries exhausted while the ${unavailableDependency(error)} was unavailable; left PROCESSING for the stalled sweep`);
+    // Storage, the database or the virus scanner down (refused, silent, or answering ERROR) for longer than the
+    // retries: nothing is wrong with the file. It stays PROCESSING (unserved) and the requeue-stalled sweep queues it
+    // again after STALLED_PROCESSING_SECONDS.
+    const outage = unavailableDependency(error) ?? (error instanceof ScannerUnavailableError ? 'virus scanner' : undefined);
+    if (outage) {
+      this.logger.warn(`file ${fileId}: retries exhausted while the ${outage} was unavailable; left PROCESSING for the stalled sweep`);
       return;
     }
     await this.fail(tenantId, fileId, `Processing failed: ${error.message}`);
