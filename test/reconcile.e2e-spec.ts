@@ -205,6 +205,20 @@ describe('reconciler', () => {
     }
   });
 
+  it('expects no bytes of an epilot entity made of a custom_download_url alone', async () => {
+    const res = await fetch(`${app.url}/v2/files`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${user}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ custom_download_url: 'https://example.com/elsewhere.pdf', filename: 'elsewhere.pdf' }),
+    });
+    expect(res.status).toBe(200);
+    const id = ((await res.json()) as { _id: string })._id;
+    await new Promise((r) => setTimeout(r, 2100));
+    const report = await reconcile(app, admin, true);
+    expect(report.body.findings.missingObjects.count).toBe(0);
+    expect(await app.db.file.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'READY', failureReason: null });
+  });
+
   it('leaves keys of registered in-flight key spaces alone until their allowance has passed', async () => {
     const spaces = app.get<ReconcileKeySpaces>(ReconcileKeySpaces);
     expect(() => spaces.register({ prefix: 'objects/tus/', owner: 'test' })).toThrow(/overlaps/);

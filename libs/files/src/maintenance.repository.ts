@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { PRISMA, type Db } from '@app/database';
+import { Prisma, PRISMA, type Db } from '@app/database';
 import { addOutboxJob } from '@app/queue';
 import { tenantIdOf } from './files.repository';
 
@@ -12,6 +12,10 @@ export interface PurgeCandidate {
   id: string;
   keys: string[];
 }
+
+// SQL condition on "File": the record has bytes of its own (not an epilot entity made of a custom_download_url alone).
+const HAS_OWN_BYTES = Prisma.sql`NOT ("metadata" #> '{epilot,customDownloadUrl}' IS NOT NULL
+  AND NOT EXISTS (SELECT 1 FROM "FileVersion" v WHERE v."fileId" = "File"."id"))`;
 
 /**
  * System-wide queries of the lifecycle jobs. They act on every tenant by design, so they live apart from the
@@ -81,20 +85,22 @@ export class MaintenanceRepository {
    * Records whose key lies in (`lower`, `upper`] (or (`lower`, `upper`) when `upperExclusive`), compared byte-wise
    * as storage lists keys (the COLLATE "C" indexes of the reconciler migration serve these ranges). Only the ones
    * that promise bytes: live READY/PROCESSING files, and thumbnails.
+   * An epilot entity saved with only a custom_download_url (and no version since) has a key but no bytes of its own:
+   * it expects nothing.
    */
   async recordsInKeyRange(lower: string, upper: string, upperExclusive: boolean): Promise<{ files: KeyedRow[]; thumbnails: KeyedRow[] }> {
     const [files, thumbnails] = upperExclusive
       ? await Promise.all([
           this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
             WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" < ${upper}
-              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL`,
+              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}`,
           this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
             WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" < ${upper}`,
         ])
       : await Promise.all([
           this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
             WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" <= ${upper}
-              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL`,
+              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}`,
           this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
             WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" <= ${upper}`,
         ]);
