@@ -42,7 +42,17 @@ async function call(app: TestApp, method: string, path: string, token?: string, 
 
 /** How many runs of file.process threw (and were retried) in the process that runs jobs. */
 async function processErrors(app: TestApp): Promise<number> {
-  const text = await (await fetch(app.jobMetricsUrl)).text();
+  // The worker process (full profile) serves its metrics once it has started.
+  let text = '';
+  for (let i = 0; ; i++) {
+    try {
+      text = await (await fetch(app.jobMetricsUrl)).text();
+      break;
+    } catch (error) {
+      if (i > 200) throw error;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const line = text.split('\n').find((l) => l.startsWith('filehub_jobs_total{') && l.includes('job="file.process"') && l.includes('outcome="error"'));
   return line ? Number(line.split(' ').pop()) : 0;
 }

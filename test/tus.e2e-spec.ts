@@ -246,6 +246,17 @@ describe(`tus resumable uploads (${PROFILE})`, () => {
     expect(await tusLeftovers(app)).toEqual([]);
   });
 
+  it('makes an empty upload a file at creation (nothing to PATCH)', async () => {
+    const created = await create(token, 0, { filename: 'empty.txt' });
+    expect(created.status).toBe(201);
+    const id = idOf(created);
+    expect(created.headers.get('filehub-file-id')).toBe(id);
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', size: 0, name: 'empty.txt' });
+    const head = await fetch(`${app.url}${TUS}/${id}`, { method: 'HEAD', headers: auth(token) });
+    expect([head.status, head.headers.get('upload-offset'), head.headers.get('upload-length')]).toEqual([200, '0', '0']);
+    expect(await tusLeftovers(app)).toEqual([]);
+  });
+
   it('refuses callers without credentials (401), and hides an upload from everyone but its owner (404)', async () => {
     expect((await create(undefined, 10)).status).toBe(401);
     const created = await create(token, 10);

@@ -134,7 +134,12 @@ export class TusEndpoint implements OnApplicationShutdown {
         const context = checked.getStore();
         return context ? resumableStoreId(context.uploadId) : undefined;
       },
-      onUploadFinish: async (_req, upload) => ({ headers: { [FILE_ID_HEADER]: fileIdOfStoreId(upload.id) ?? '' } }),
+      onUploadFinish: async (_req, upload) => {
+        const fileId = mustFileId(upload.id);
+        // An empty upload is complete at creation: tus writes nothing, so `write` never finished it.
+        if (upload.size === 0 && !(await uploads.progress(fileId))?.finished) await uploads.finish(fileId);
+        return { headers: { [FILE_ID_HEADER]: fileId } };
+      },
       onResponseError: (_req, error) => this.errorResponse(error),
     });
   }

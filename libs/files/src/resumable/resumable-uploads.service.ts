@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
@@ -91,7 +92,8 @@ export class ResumableUploadsService {
     const owner: Principal = { userId: upload.ownerId, orgId: upload.organizationId, role: 'user' };
     let file: FileRow;
     try {
-      const stream = await this.store.readFinished(resumableStoreId(id));
+      // An empty upload has no tus data to read (the S3 store writes no object for it).
+      const stream = Number(upload.size) === 0 ? Readable.from([]) : await this.store.readFinished(resumableStoreId(id));
       const staged = await this.fileUploads.stage(owner, {
         id,
         stream,
