@@ -153,13 +153,13 @@ export class MaintenanceRepository {
   }
 
   /** Of `keys`, those an UPLOADING record points at, with the record's creation time. */
-  async uploadingKeys(keys: string[]): Promise<Map<string, Date>> {
+  async uploadingKeys(keys: string[]): Promise<Map<string, { createdAt: Date; multipart: boolean }>> {
     if (keys.length === 0) return new Map();
     const rows = await this.db.file.findMany({
       where: { storageKey: { in: keys }, status: 'UPLOADING', deletedAt: null },
-      select: { storageKey: true, createdAt: true },
+      select: { storageKey: true, createdAt: true, multipartUpload: { select: { fileId: true } } },
     });
-    return new Map(rows.map((r) => [r.storageKey, r.createdAt]));
+    return new Map(rows.map((r) => [r.storageKey, { createdAt: r.createdAt, multipart: r.multipartUpload !== null }]));
   }
 
   /**

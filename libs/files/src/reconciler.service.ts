@@ -268,8 +268,11 @@ export class Reconciler {
       const due: IncompleteUpload[] = [];
       for (const upload of page.uploads) {
         const intent = intents.get(upload.key);
-        const allowance = intent ? Math.max(this.minAgeMs(upload.key), this.config.lifecycle.abandonedUploadHours * HOUR) : this.minAgeMs(upload.key);
-        const since = intent ? Math.max(intent.getTime(), upload.initiated.getTime()) : upload.initiated.getTime();
+        // A direct multipart upload (POST /files/multipart) lives until RESUMABLE_UPLOAD_TTL_SECONDS, when its own
+        // task aborts it; other intents until ABANDONED_UPLOAD_HOURS.
+        const intentAllowance = intent?.multipart ? this.config.resumable.ttlSeconds * 1000 : this.config.lifecycle.abandonedUploadHours * HOUR;
+        const allowance = intent ? Math.max(this.minAgeMs(upload.key), intentAllowance) : this.minAgeMs(upload.key);
+        const since = intent ? Math.max(intent.createdAt.getTime(), upload.initiated.getTime()) : upload.initiated.getTime();
         if (now - since < allowance + TIMESTAMP_SLACK_MS) {
           defer(finding, `${upload.key}${UPLOAD_ID_SEPARATOR}${upload.uploadId}`);
           continue;

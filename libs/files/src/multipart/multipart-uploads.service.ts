@@ -1,7 +1,7 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { AppError, Errors } from '@app/errors';
+import { AppError, Errors, unavailableDependency } from '@app/errors';
 import { STORAGE_DRIVER, type MultipartStorage, type StorageDriver } from '@app/storage';
 import { FileUploadService } from '../file-upload.service';
 import type { FileRow } from '../files.repository';
@@ -122,6 +122,8 @@ export class MultipartUploadsService {
     const upload = await this.mustOwn(principal, fileId);
     const multipart = this.multipart();
     const key = upload.file.storageKey;
+    // Assembled by an earlier completion whose answer was an outage: only the acceptance is left to do.
+    if (await this.storage.head(key)) return this.accept(principal, fileId);
     const stored = new Map((await multipart.listParts(key, upload.uploadId)).map((p) => [p.partNumber, p]));
     const named = new Map<number, string>();
     for (const part of parts) {
@@ -144,12 +146,23 @@ export class MultipartUploadsService {
       upload.uploadId,
       [...stored.values()].map((p) => ({ partNumber: p.partNumber, etag: p.etag })),
     );
-    // The store's upload is over whatever happens next: a refusal below fails the file and removes its bytes.
+    return this.accept(principal, fileId);
+  }
+
+  /**
+   * The object is assembled: the file moves on like any direct upload. A refusal (size, quota) fails the file and
+   * removes its bytes, and the upload is over; an outage keeps the upload, so the client can complete it again.
+   */
+  private async accept(principal: Principal, fileId: string): Promise<FileRow> {
+    let file: FileRow;
     try {
-      return await this.fileUploads.completeUpload(principal, fileId);
-    } finally {
-      await this.uploads.delete(fileId);
+      file = await this.fileUploads.completeUpload(principal, fileId);
+    } catch (error) {
+      if (!unavailableDependency(error)) await this.uploads.delete(fileId);
+      throw error;
     }
+    await this.uploads.delete(fileId);
+    return file;
   }
 
   /** The client gives up: the parts, any object and the record go. */
@@ -175,8 +188,9 @@ export class MultipartUploadsService {
 
   private async discard(upload: MultipartUploadRow): Promise<void> {
     await this.multipart().abort(upload.file.storageKey, upload.uploadId);
-    await this.storage.delete(upload.file.storageKey);
-    await this.uploads.deleteWithFile(upload.fileId);
+    // The object goes only with its record: a file that moved on (completed, then its row left behind by an outage)
+    // keeps its bytes.
+    if (await this.uploads.deleteWithFile(upload.fileId)) await this.storage.delete(upload.file.storageKey);
   }
 
   private async mustOwn(principal: Principal, fileId: string, options = { uploading: true }): Promise<MultipartUploadRow> {
