@@ -29,7 +29,7 @@ const PRINCIPAL: Principal = { userId: 'user-1', orgId: 'org-1', role: 'user' };
 const UNIT = 'U-41';
 
 /** Files, associations: generated in the database itself (one INSERT … SELECT generate_series each). */
-async function seed(url: string, rows: number, log: (line: string) => void): Promise<void> {
+export async function seed(url: string, rows: number, log: (line: string) => void): Promise<void> {
   const db = new Client({ connectionString: url });
   await db.connect();
   try {
