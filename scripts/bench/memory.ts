@@ -45,7 +45,7 @@ async function round(base: string, token: string, bytes: number): Promise<void> 
 
 export async function memoryBench(options: SuiteOptions): Promise<BenchResult> {
   const started = Date.now();
-  const sizeMiB = Number(process.env.BENCH_MEMORY_MIB ?? (options.quick ? 16 : 256));
+  const sizeMiB = Number(process.env.BENCH_MEMORY_MIB ?? (options.quick ? 8 : 256));
   const bytes = sizeMiB * MiB;
   const root = await mkdtemp(join(options.tmp, 'filehub-bench-memory-'));
   const objects = join(root, 'objects');

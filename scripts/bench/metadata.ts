@@ -10,7 +10,7 @@ import { row, type BenchResult, type BenchRow } from './report';
 import { Child, FULL_PROFILE_HINT, postgresUrl, signToken, spawnChild, startApi, type SuiteOptions } from './support';
 
 // Metadata reads at scale: GraphQL file(fileId), GraphQL files(filter) and Chainsite GET /v1/upload?page, on a
-// PostgreSQL scratch database seeded with BENCH_METADATA_ROWS files (1 million; 100 000 with --quick) spread over
+// PostgreSQL scratch database seeded with BENCH_METADATA_ROWS files (1 million; 50 000 with --quick) spread over
 // 4 organizations and 40 users, each file linked to one of 5 000 `unit` records. autocannon drives 50 connections
 // at the API, then at a bare node:http + pg server that runs the same statements (captured from the repository,
 // parameters included). Latency p50/p99 and requests/s, side by side.
@@ -139,8 +139,8 @@ export async function metadataBench(options: SuiteOptions): Promise<BenchResult>
     result.skipped.push(`all cases: DATABASE_URL is not set (${FULL_PROFILE_HINT})`);
     return result;
   }
-  const rowsToSeed = Number(process.env.BENCH_METADATA_ROWS ?? (options.quick ? 100_000 : 1_000_000));
-  const duration = Number(process.env.BENCH_METADATA_SECONDS ?? (options.quick ? 5 : 15));
+  const rowsToSeed = Number(process.env.BENCH_METADATA_ROWS ?? (options.quick ? 50_000 : 1_000_000));
+  const duration = Number(process.env.BENCH_METADATA_SECONDS ?? (options.quick ? 3 : 15));
   const dataDir = await mkdtemp(join(options.tmp, 'filehub-bench-metadata-'));
   const api = await startApi({ dataDir, postgres: server });
   let bare: { child: Child; base: string } | undefined;
@@ -171,7 +171,8 @@ export async function metadataBench(options: SuiteOptions): Promise<BenchResult>
           method: 'POST' as const,
           body: { query: `{ files(filter: { entityName: { equalTo: "unit" }, entityIdentifiers: { equalTo: "${UNIT}" } }) { data { id name contentType url isPublic } } }` },
         },
-        check: (json: any) => Array.isArray(json?.data?.files?.data) && json.data.files.data.length === 20,
+        // U-41 links the files i ≡ 41 (mod 5000), all of user-1 in org-1: a full page once there are 20.
+        check: (json: any) => json?.data?.files?.data?.length === Math.min(20, Math.floor((rowsToSeed - 41) / UNITS) + 1),
       },
       {
         name: 'Chainsite GET /v1/upload?page=2',
@@ -215,8 +216,9 @@ export async function metadataBench(options: SuiteOptions): Promise<BenchResult>
       if (bareProbe.status !== 200) throw new Error(`the bare ${e.path} answered ${bareProbe.status}: ${await bareProbe.text()}`);
       await bareProbe.arrayBuffer();
       // Warm-up of both (JIT, pools, caches), then the measured runs, alternating which goes first per endpoint.
-      await load(apiRequest, 2);
-      await load(bareRequest, 2);
+      const warmUp = options.quick ? 1 : 3;
+      await load(apiRequest, warmUp);
+      await load(bareRequest, warmUp);
       let a: Load;
       let b: Load;
       if (endpoints.indexOf(e) % 2 === 0) {

@@ -83,7 +83,7 @@ export async function signaturesBench(options: SuiteOptions): Promise<BenchResul
     },
   ];
 
-  const windowMs = Number(process.env.BENCH_SIGNATURES_WINDOW_MS ?? (options.quick ? 500 : 2000));
+  const windowMs = Number(process.env.BENCH_SIGNATURES_WINDOW_MS ?? (options.quick ? 250 : 2000));
   const rounds = options.quick ? 3 : 5;
   const rows: BenchRow[] = [];
   for (const pair of pairs) {

@@ -32,7 +32,7 @@ async function bareStart(): Promise<number> {
 
 export async function startupBench(options: SuiteOptions): Promise<BenchResult> {
   const started = Date.now();
-  const runs = options.quick ? 2 : 5;
+  const runs = options.quick ? 1 : 5;
   const fresh: number[] = [];
   const existing: number[] = [];
   const bare: number[] = [];

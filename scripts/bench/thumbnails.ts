@@ -18,7 +18,7 @@ export async function thumbnailsBench(options: SuiteOptions): Promise<BenchResul
   const started = Date.now();
   const full = Boolean(postgresUrl() && s3Configured() && process.env.REDIS_URL);
   const args = [join(__dirname, '..', 'bench-thumbnails.js'), '--json', '--profile', full ? 'full' : 'embedded'];
-  if (options.quick) args.push('--images', '8', '--runs', '1', '--width', '1600');
+  if (options.quick) args.push('--images', '4', '--runs', '1', '--width', '1200');
   const out = await new Promise<string>((ok, fail) => {
     const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';

@@ -38,12 +38,12 @@ export interface TransferSizes {
 export function transferSizes(quick: boolean): number[] {
   const fromEnv = process.env.BENCH_TRANSFER_SIZES_MIB;
   if (fromEnv) return fromEnv.split(',').map(Number).filter((n) => n > 0);
-  return quick ? [1, 16] : [1, 64, 1024];
+  return quick ? [1, 8] : [1, 64, 1024];
 }
 
 /** More repeats for small files, whose timings are short and noisy. */
 function repeatsFor(sizeMiB: number, quick: boolean): number {
-  if (sizeMiB <= 1) return quick ? 5 : 9;
+  if (sizeMiB <= 1) return quick ? 3 : 9;
   if (sizeMiB <= 64) return quick ? 2 : 3;
   return 1;
 }
