@@ -6,12 +6,14 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Upload } from '@aws-sdk/lib-storage';
 
 // The raw baseline of the upload and download benchmarks: plain node:http, no framework, no hashing, no database.
 // Run as its own process (`node baseline-server.js`), it prints {"port": n} once listening.
 //
 //   PUT|POST /upload?dir=<dir>[&fsync=1]        the body to a new file in <dir> (deleted after), answers {size}
 //   PUT|POST /upload?bucket=<b>&key=<k>          the body to S3 as one streaming PutObject
+//   PUT|POST /upload?bucket=<b>&key=<k>&parts=1  the body to S3 as a multipart upload (lib-storage, 8 MiB × 4, as the driver)
 //   GET /download?path=<file>                    the file, honouring a single `Range: bytes=a-b`
 //   GET /download?bucket=<b>&key=<k>             the object, the Range passed on to S3
 
@@ -46,6 +48,10 @@ async function upload(req: http.IncomingMessage, query: URLSearchParams): Promis
   }
   if (!s3) throw new Error('S3_ENDPOINT is not set');
   const size = Number(req.headers['content-length']);
+  if (query.get('parts') === '1') {
+    await new Upload({ client: s3, params: { Bucket: query.get('bucket')!, Key: query.get('key')!, Body: req }, partSize: 8 * 1024 * 1024, queueSize: 4 }).done();
+    return { size };
+  }
   await s3.send(new PutObjectCommand({ Bucket: query.get('bucket')!, Key: query.get('key')!, Body: req, ContentLength: size }));
   return { size };
 }
