@@ -1,5 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { cpus, tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { downloadBench, uploadBench } from './bench/transfer';
@@ -48,8 +48,11 @@ async function main(): Promise<void> {
   const out = resolve(values.out!);
   mkdirSync(out, { recursive: true });
   const options: SuiteOptions = { quick: values.quick!, tmp: resolve(values.tmp!), log: (line) => process.stderr.write(`${line}\n`) };
-  const machine = { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}` };
-  const command = `npm run bench --${names.length === Object.keys(BENCHES).length ? '' : ` ${names.join(' ')}`}${options.quick ? ' --quick' : ''}`.replace(/ --$/, '');
+  // The load average says how much else ran on the machine: the ratios are the figures to trust when it is high.
+  const load = () => loadavg().map((n) => Math.round(n * 100) / 100);
+  const machine = { nproc: cpus().length, cpu: cpus()[0]?.model ?? 'unknown', node: process.version, platform: `${process.platform} ${process.arch}`, loadAtStart: load() };
+  const args = [...(positionals.length ? names : []), ...(options.quick ? ['--quick'] : [])];
+  const command = `npm run bench${args.length ? ` -- ${args.join(' ')}` : ''}`;
 
   const results: BenchResult[] = [];
   const failures: { name: string; error: string }[] = [];
@@ -68,11 +71,11 @@ async function main(): Promise<void> {
     }
   }
 
-  const summary = { date: new Date().toISOString(), command, quick: options.quick, machine, results, failures };
+  const summary = { date: new Date().toISOString(), command, quick: options.quick, machine: { ...machine, loadAtEnd: load() }, results, failures };
   writeFileSync(resolve(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
   writeFileSync(resolve(out, 'summary.md'), `${formatMarkdown(results)}\n`);
   process.stdout.write(
-    `\n== summary: ${machine.nproc} × ${machine.cpu}, node ${machine.node}${options.quick ? ', quick sizes' : ''} ==\n${formatTable(results)}\n` +
+    `\n== summary: ${command}; ${machine.nproc} × ${machine.cpu}, node ${machine.node}, load average ${machine.loadAtStart.join(' ')} → ${summary.machine.loadAtEnd.join(' ')} ==\n${formatTable(results)}\n` +
       `${results.flatMap((r) => r.skipped.map((s) => `skipped (${r.name}): ${s}\n`)).join('')}` +
       `${failures.map((f) => `FAILED: ${f.name}\n`).join('')}JSON in ${out}/\n`,
   );
