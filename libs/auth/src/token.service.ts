@@ -1,3 +1,4 @@
+import { createSecretKey } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createRemoteJWKSet, decodeProtectedHeader, jwtVerify, type JWTPayload } from 'jose';
@@ -15,7 +16,9 @@ export class TokenService {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     // The algorithm is pinned: `alg: none` and HS/RS confusion are refused before any claim is read.
     this.jwt = new JwtService({
-      secret: config.auth.jwtSecret,
+      // A KeyObject, not the string: given a string, jsonwebtoken first tries to parse it as a PEM public key and
+      // only falls back to an HMAC secret once that throws, on every call (about 80× slower; see docs/benchmarks.md).
+      secret: createSecretKey(Buffer.from(config.auth.jwtSecret, 'utf8')),
       signOptions: { algorithm: 'HS256' },
       verifyOptions: { algorithms: ['HS256'] },
     });
