@@ -86,6 +86,7 @@ export interface S3StorageOptions {
 
 const GiB = 1024 * 1024 * 1024;
 const MAX_PARTS = 10_000;
+const COPY_CONCURRENCY = 4;
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -382,24 +383,42 @@ export class S3StorageDriver implements StorageDriver {
     const partBytes = Math.max(this.options.copyPartBytes ?? 512 * 1024 * 1024, Math.ceil(source.size / MAX_PARTS));
     const uploadId = await this.multipart.create(targetKey, { contentType: source.contentType, signal });
     try {
-      const parts: { PartNumber: number; ETag: string }[] = [];
-      for (let start = 0, partNumber = 1; start < source.size; start += partBytes, partNumber++) {
-        const end = Math.min(start + partBytes, source.size) - 1;
-        const copied = await this.client.send(
-          new UploadPartCopyCommand({
-            Bucket: this.bucket,
-            Key: targetKey,
-            UploadId: uploadId,
-            PartNumber: partNumber,
-            CopySource: `${this.bucket}/${sourceKey}`,
-            CopySourceRange: `bytes=${start}-${end}`,
-            CopySourceIfMatch: source.etag,
+      const count = Math.ceil(source.size / partBytes);
+      const parts: { PartNumber: number; ETag: string }[] = new Array(count);
+      let next = 0;
+      let failed = false;
+      // A few parts at a time: each is a server-side copy, so the time is the store's, not our bandwidth.
+      const copyParts = async (): Promise<void> => {
+        for (let index = next++; index < count && !failed; index = next++) {
+          const start = index * partBytes;
+          const end = Math.min(start + partBytes, source.size) - 1;
+          const copied = await this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: targetKey,
+              UploadId: uploadId,
+              PartNumber: index + 1,
+              CopySource: `${this.bucket}/${sourceKey}`,
+              CopySourceRange: `bytes=${start}-${end}`,
+              CopySourceIfMatch: source.etag,
+            }),
+            { abortSignal: signal },
+          );
+          if (!copied.CopyPartResult?.ETag) throw new Error(`The store returned no entity tag for part ${index + 1} of the copy to ${targetKey}`);
+          parts[index] = { PartNumber: index + 1, ETag: copied.CopyPartResult.ETag };
+        }
+      };
+      // Every copier stops before the abort below: a part copied after it would keep the upload's storage alive.
+      const copiers = await Promise.allSettled(
+        Array.from({ length: Math.min(COPY_CONCURRENCY, count) }, () =>
+          copyParts().catch((error: unknown) => {
+            failed = true;
+            throw error;
           }),
-          { abortSignal: signal },
-        );
-        if (!copied.CopyPartResult?.ETag) throw new Error(`The store returned no entity tag for part ${partNumber} of the copy to ${targetKey}`);
-        parts.push({ PartNumber: partNumber, ETag: copied.CopyPartResult.ETag });
-      }
+        ),
+      );
+      const failure = copiers.find((c) => c.status === 'rejected');
+      if (failure) throw failure.reason;
       await this.client.send(
         new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
         { abortSignal: signal },
