@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
+import { PassThrough } from 'node:stream';
 import { createClient, type Client } from '@epilot/file-client';
-import type { ReconcileReport } from '@app/files';
+import { FileUploadService, type ReconcileReport } from '@app/files';
 import { gql } from './support/graphql';
 import { expectConsistent } from './support/consistency';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -171,6 +172,27 @@ describe('direct uploads: writing to the upload URL after completion', () => {
     expect((await bytesAt(byRef.data.download_url!)).equals(original)).toBe(true);
     await expectServesOriginal(id, original);
     expect((await record(id)).uploadKey).toBe(s3ref.key);
+  });
+
+  it('epilot: of two deliveries at once only one is recorded, and the other cannot overwrite it', async () => {
+    const target = await epilot.uploadFileV2(null, { filename: 'race.txt', mime_type: 'text/plain' });
+    expect(target.status).toBe(201);
+    const intent = await app.db.file.findFirstOrThrow({ where: { uploadKey: target.data.s3ref!.key }, include: { category: true } });
+    // A slow delivery is admitted (the record is UPLOADING) and keeps streaming while a fast one completes.
+    const slow = new PassThrough();
+    slow.write(Buffer.from('slow '));
+    const slowDelivery = app.get<FileUploadService>(FileUploadService).receive(intent, slow, { contentType: 'text/plain' });
+    const fast = Buffer.from('fast delivery\n');
+    expect((await epilot.put(target.data.upload_url!, fast, { headers: { 'content-type': 'text/plain' } })).status).toBe(200);
+    slow.end(Buffer.from('delivery that lost'));
+    await expect(slowDelivery).rejects.toMatchObject({ code: 'CONFLICT' });
+
+    const saved = await epilot.saveFileV2(null, { s3ref: target.data.s3ref, filename: 'race.txt' } as never);
+    expect(saved.status).toBe(200);
+    const id = saved.data._id as string;
+    await app.waitForStatus(id, user, ['READY']);
+    expect((await bytesAt((await epilot.downloadFile({ id })).data.download_url!)).equals(fast)).toBe(true);
+    await expectServesOriginal(id, fast);
   });
 
   it('the reconciler reports the strays as orphan objects, not files, and repair leaves storage consistent', async () => {
