@@ -260,7 +260,7 @@ describe('epilot File API through @epilot/file-client', () => {
     conforms('/v1/files/public/upload', 'post', 201, res.data);
     const put = await anonymous.put(res.data.upload_url!, await PNG('#00ff00', 40, 40), { headers: { 'content-type': 'image/png' } });
     expect(put.status).toBe(200);
-    const quarantined = await app.db.file.findFirstOrThrow({ where: { storageKey: res.data.s3ref!.key } });
+    const quarantined = await app.db.file.findFirstOrThrow({ where: { uploadKey: res.data.s3ref!.key } });
     expect(quarantined.quarantined).toBe(true);
     expect((await client.getFile({ id: quarantined.id })).status).toBe(404);
     // Too big for an anonymous upload.
@@ -353,7 +353,7 @@ describe('epilot File API through @epilot/file-client', () => {
 
   it('expires temporary uploads after a week (controlled clock), and deletes softly or purges every version', async () => {
     const s3ref = await uploadTemp(Buffer.from('never saved'), 'temp.txt', 'text/plain');
-    const temp = await app.db.file.findFirstOrThrow({ where: { storageKey: s3ref.key } });
+    const temp = await app.db.file.findFirstOrThrow({ where: { uploadKey: s3ref.key } });
     const week = temp.temporaryUntil!.getTime() - temp.createdAt.getTime();
     expect(Math.abs(week - 7 * 24 * 3600 * 1000)).toBeLessThan(60_000);
     const sweep = app.get<LifecycleSweepJob>(LifecycleSweepJob);

@@ -74,6 +74,9 @@ async function setupS3(): Promise<StorageHarness> {
     forcePathStyle: env.S3_FORCE_PATH_STYLE === 'true' || env.S3_FORCE_PATH_STYLE === '1',
     // The smallest part S3 allows, so the multi-MB cases really go multipart.
     partSizeBytes: 5 * 1024 * 1024,
+    // Copies over 5 MiB go part by part here, so the contract covers what S3 needs above 5 GiB.
+    singleCopyMaxBytes: 5 * 1024 * 1024,
+    copyPartBytes: 5 * 1024 * 1024,
   };
   const driver = new S3StorageDriver(options);
   try {

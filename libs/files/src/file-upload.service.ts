@@ -7,7 +7,7 @@ import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { FileCategory } from '@app/database';
 import { AppError, Errors, unavailableDependency } from '@app/errors';
 import { addOutboxJob, OutboxRelay } from '@app/queue';
-import { STORAGE_DRIVER, StorageLocator, type PresignedPost, type StorageDriver } from '@app/storage';
+import { STORAGE_DRIVER, StorageLocator, StorageNotFoundError, type ObjectHead, type PresignedPost, type StorageDriver } from '@app/storage';
 import { checkFilename, mimeAllowed, sniffMime } from './content-type';
 import { eventForRequestedStatus, nextStatus, type FileStatusName } from './file-lifecycle';
 import { FilesRepository, tenantIdOf, tenantIdOfPrincipal, type FileRow } from './files.repository';
@@ -263,7 +263,10 @@ export class FileUploadService {
     await Promise.all(staged.map((upload) => this.discard(upload.key, true)));
   }
 
-  /** Direct-to-storage uploads, step 1: the record in UPLOADING and where its bytes must go. */
+  /**
+   * Direct-to-storage uploads, step 1: the record in UPLOADING and where its bytes must go: a staging key (also kept
+   * as `uploadKey`), never served. Completion copies the bytes to a fresh key only this service writes.
+   */
   async createIntent(principal: Principal, input: UploadIntentInput): Promise<{ file: FileRow; category: FileCategory }> {
     checkFilename(input.filename);
     const category = await this.category(input.categoryKey);
@@ -271,7 +274,7 @@ export class FileUploadService {
     // Bytes are not known yet: one more file must fit and some bytes must be left; completion checks the size.
     await this.quotas.admit({ userId: principal.userId, orgId: principal.orgId });
     const id = randomUUID();
-    const key = StorageLocator.originalKey(tenantIdOfPrincipal(principal), id);
+    const key = StorageLocator.stagingKey(tenantIdOfPrincipal(principal), id);
     await this.files.transaction(async (tx) => {
       await this.files.create(tx, {
         id,
@@ -279,6 +282,7 @@ export class FileUploadService {
         organizationId: principal.orgId,
         originalFilename: input.filename,
         storageKey: key,
+        uploadKey: key,
         declaredMime: input.contentType,
         status: 'UPLOADING',
         visibility: input.visibility ?? category.defaultVisibility,
@@ -295,9 +299,10 @@ export class FileUploadService {
   }
 
   /**
-   * Bytes for a record still UPLOADING, streamed through the API to the record's key (the epilot upload target,
-   * imports from a source_url): measured, hashed and sniffed on the way, then the record moves on with its job in
-   * one transaction. A second delivery for the same record is refused; on failure the object is removed.
+   * Bytes for a record still UPLOADING, streamed through the API (the epilot upload target, imports from a
+   * source_url): measured, hashed and sniffed on the way to a fresh key of this delivery, then the record points
+   * there and moves on with its job in one transaction. Of two deliveries at once only one is recorded and the other
+   * removes its own bytes: neither can overwrite what the other's record serves. On failure the object is removed.
    */
   async receive(file: FileRow, stream: Readable, options: { maxBytes?: number; contentType?: string; signal?: AbortSignal } = {}): Promise<FileRow> {
     if (file.status !== 'UPLOADING') {
@@ -305,41 +310,62 @@ export class FileUploadService {
       throw new AppError('ILLEGAL_TRANSITION', `File ${file.id} is ${file.status}; it takes no more bytes`);
     }
     const limit = Math.min(options.maxBytes ?? Infinity, file.category ? this.maxBytesFor(file.category) : this.config.uploads.maxBytes);
+    const tenantId = tenantIdOf(file);
+    const key = StorageLocator.originalKey(tenantId, file.id);
     const meter = new UploadMeter(limit);
     const body = new PassThrough();
     let stored = false;
     try {
       await settleBoth(
         pipeline(stream, meter, body, ...(options.signal ? [{ signal: options.signal }] : [])),
-        this.storage.put(file.storageKey, body, { contentType: options.contentType ?? file.declaredMime ?? undefined, signal: options.signal }).then(() => {
+        this.storage.put(key, body, { contentType: options.contentType ?? file.declaredMime ?? undefined, signal: options.signal }).then(() => {
           stored = true;
         }),
       );
     } catch (error) {
-      await this.discard(file.storageKey, stored);
+      await this.discard(key, stored);
       throw error;
     }
     const { size, sha256, head } = meter.digest();
-    const overQuota = await this.quotas.checkCompleted({ userId: file.ownerId, orgId: file.organizationId }, file.id, size);
-    if (overQuota) {
-      await this.discard(file.storageKey, true);
-      throw new AppError('QUOTA_EXCEEDED', overQuota);
+    let moved: boolean;
+    try {
+      const overQuota = await this.quotas.checkCompleted({ userId: file.ownerId, orgId: file.organizationId }, file.id, size);
+      if (overQuota) throw new AppError('QUOTA_EXCEEDED', overQuota);
+      moved = await this.recordReceived(file, key, { size, sha256, sniffedMime: await sniffMime(head) });
+    } catch (error) {
+      await this.dropCopy(key, error);
+      throw error;
     }
-    const sniffedMime = await sniffMime(head);
+    if (!moved) {
+      await this.discard(key, true);
+      throw new AppError('CONFLICT', `File ${file.id} received its bytes twice at once; the first delivery was kept`);
+    }
+    this.relay.kick();
+    return (await this.files.findForTenant(tenantId, file.id))!;
+  }
+
+  /**
+   * The record of a delivery: it now serves `key`, in PROCESSING with its job. The key it was created with (staging,
+   * normally empty in this flow) is removed by a job in the same transaction. False when another delivery won.
+   */
+  private async recordReceived(file: FileRow, key: string, measured: { size: number; sha256: string; sniffedMime: string | null }): Promise<boolean> {
+    const { size, sha256, sniffedMime } = measured;
     const tenantId = tenantIdOf(file);
-    const moved = await this.files.transaction(async (tx) => {
+    return this.files.transaction(async (tx) => {
       const ok = await this.files.updateIfStatus(tx, tenantId, file.id, 'UPLOADING', {
         status: nextStatus('UPLOADING', 'uploaded'),
+        storageKey: key,
         size,
         sha256,
         sniffedMime,
         uploadedAt: new Date(),
       });
       if (!ok) return false;
+      if (file.storageKey !== key) await addOutboxJob(tx, 'storage.delete-object', { key: file.storageKey, reason: 'staging object of a completed upload' });
       await this.files.addVersion(tx, {
         fileId: file.id,
         version: 1,
-        storageKey: file.storageKey,
+        storageKey: key,
         originalFilename: file.originalFilename,
         mime: sniffedMime ?? file.declaredMime,
         size,
@@ -350,9 +376,15 @@ export class FileUploadService {
       await emitFileEvent(tx, 'file.uploaded', { ...file, status: 'PROCESSING', size: BigInt(size), sha256, sniffedMime });
       return true;
     });
-    if (!moved) throw new AppError('CONFLICT', `File ${file.id} received its bytes twice at once; the first delivery was kept`);
-    this.relay.kick();
-    return (await this.files.findForTenant(tenantId, file.id))!;
+  }
+
+  /**
+   * Removes this service's own copy of an upload that was not recorded. When the database broke around COMMIT the
+   * record may point at it after all: then a job removes it later, only if no record does.
+   */
+  private async dropCopy(key: string, error: unknown): Promise<void> {
+    if (unavailableDependency(error) === 'database') this.cleanupAfterUncertainCommit([key]);
+    else await this.discard(key, true);
   }
 
   /** A browser-style POST whose policy pins the key, the content type and the category's size range. */
@@ -407,41 +439,72 @@ export class FileUploadService {
     return file ? this.complete(file) : null;
   }
 
+  /**
+   * The client's URL stays valid for SIGNED_URL_TTL_SECONDS after completion, and it writes the staging key. So the
+   * bytes the record serves, hashes and scans are a server-side copy under a fresh key only this service writes; the
+   * record (and its version) points there from the transaction that moves it to PROCESSING, which also schedules the
+   * staging object's removal. Whatever is written to the old URL afterwards lands on a key no record serves.
+   */
   private async complete(file: FileRow): Promise<FileRow> {
     if (file.status === 'PROCESSING' || file.status === 'READY') return file;
     // Throws ILLEGAL_TRANSITION for FAILED.
     nextStatus(file.status, 'uploaded');
-    const head = await this.storage.head(file.storageKey);
+    const staged = file.storageKey;
+    // Refuses early what the rules refuse, before any copying.
+    const head = await this.storage.head(staged);
     if (!head) throw new AppError('UPLOAD_INCOMPLETE', `File ${file.id} has not been uploaded yet`);
-    const overQuota = await this.quotas.checkCompleted({ userId: file.ownerId, orgId: file.organizationId }, file.id, head.size);
-    if (overQuota) {
-      await this.files.updateIfStatus(this.files.client, tenantIdOf(file), file.id, 'UPLOADING', { status: nextStatus('UPLOADING', 'failed'), failureReason: overQuota, size: head.size });
-      await this.discard(file.storageKey, true);
-      throw new AppError('QUOTA_EXCEEDED', overQuota);
-    }
-    const problem = this.policyProblem(file, head);
+    await this.checkUploaded(file, head);
     const tenantId = tenantIdOf(file);
-    if (problem) {
-      await this.files.updateIfStatus(this.files.client, tenantId, file.id, 'UPLOADING', {
-        status: nextStatus('UPLOADING', 'failed'),
-        failureReason: problem,
-        size: head.size,
-      });
-      await this.discard(file.storageKey, true);
-      throw Errors.badRequest(problem);
+    const key = StorageLocator.originalKey(tenantId, file.id);
+    let moved: boolean;
+    try {
+      await this.storage.copy(staged, key);
+      // The copy is what will be served: its own size and type decide (the staging object may have changed since).
+      const copied = await this.storage.head(key);
+      if (!copied) throw new StorageNotFoundError(key);
+      await this.checkUploaded(file, copied);
+      moved = await this.recordCompleted(file, key, copied);
+    } catch (error) {
+      await this.dropCopy(key, error);
+      if (!(error instanceof StorageNotFoundError)) throw error;
+      // A completion running at the same time won and its job removed the staging object: answer as it did.
+      const current = await this.files.findForTenant(tenantId, file.id);
+      if (current && (current.status === 'PROCESSING' || current.status === 'READY')) return current;
+      throw new AppError('UPLOAD_INCOMPLETE', `File ${file.id} has not been uploaded yet`);
     }
-    await this.files.transaction(async (tx) => {
+    // Someone else completed it between our read and the update: their copy is the one served, their job queued.
+    if (!moved) await this.discard(key, true);
+    else this.relay.kick();
+    return (await this.files.findForTenant(tenantId, file.id))!;
+  }
+
+  /** Size, quota and declared type of uploaded bytes; a refusal fails the record for good and removes the bytes. */
+  private async checkUploaded(file: FileRow, head: ObjectHead): Promise<void> {
+    const tenantId = tenantIdOf(file);
+    const overQuota = await this.quotas.checkCompleted({ userId: file.ownerId, orgId: file.organizationId }, file.id, head.size);
+    const problem = overQuota ?? this.policyProblem(file, head);
+    if (!problem) return;
+    await this.files.updateIfStatus(this.files.client, tenantId, file.id, 'UPLOADING', { status: nextStatus('UPLOADING', 'failed'), failureReason: problem, size: head.size });
+    await this.discard(file.storageKey, true);
+    throw overQuota ? new AppError('QUOTA_EXCEEDED', overQuota) : Errors.badRequest(problem);
+  }
+
+  /** The record now serves `key`, in PROCESSING with its job, and its staging object goes. False when another completion won. */
+  private async recordCompleted(file: FileRow, key: string, head: ObjectHead): Promise<boolean> {
+    const tenantId = tenantIdOf(file);
+    return this.files.transaction(async (tx) => {
       const moved = await this.files.updateIfStatus(tx, tenantId, file.id, 'UPLOADING', {
         status: nextStatus('UPLOADING', 'uploaded'),
+        storageKey: key,
         size: head.size,
         uploadedAt: new Date(),
       });
-      // Someone else completed it between our read and this update: their job is already queued.
-      if (!moved) return;
+      if (!moved) return false;
+      await addOutboxJob(tx, 'storage.delete-object', { key: file.storageKey, reason: 'staging object of a completed upload' });
       await this.files.addVersion(tx, {
         fileId: file.id,
         version: 1,
-        storageKey: file.storageKey,
+        storageKey: key,
         originalFilename: file.originalFilename,
         mime: file.declaredMime,
         size: head.size,
@@ -449,9 +512,8 @@ export class FileUploadService {
       });
       await addOutboxJob(tx, 'file.process', { fileId: file.id, tenantId });
       await emitFileEvent(tx, 'file.uploaded', { ...file, status: 'PROCESSING', size: BigInt(head.size) });
+      return true;
     });
-    this.relay.kick();
-    return (await this.files.findForTenant(tenantId, file.id))!;
   }
 
   /**

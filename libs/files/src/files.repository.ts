@@ -195,8 +195,16 @@ export class FilesRepository {
     return this.db.file.update({ where: { id }, data, include: { category: true } });
   }
 
+  /**
+   * The live record a bucket notification's key names: the key it serves from, or the staging key its direct upload
+   * was given (which it keeps after completion moved the bytes).
+   */
   findByStorageKey(key: string): Promise<FileRow | null> {
-    return this.db.file.findFirst({ where: { storageKey: key, deletedAt: null }, include: { category: true } });
+    return this.db.file.findFirst({
+      where: { OR: [{ storageKey: key }, { uploadKey: key }], deletedAt: null },
+      include: { category: true },
+      orderBy: { createdAt: 'asc' },
+    });
   }
 
   /** For jobs, which carry the tenant id with the file id. */

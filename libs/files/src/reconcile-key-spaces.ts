@@ -1,7 +1,11 @@
 import { Injectable } from '@nestjs/common';
 
-/** The service's own key spaces (StorageLocator); anything else in a shared bucket is never touched. */
-export const MANAGED_PREFIXES = ['objects/', 'derived/'] as const;
+/**
+ * The service's own key spaces (StorageLocator); anything else in a shared bucket is never touched. `staging/`
+ * holds direct uploads not yet completed: an UPLOADING record points at its staging object (in flight); once
+ * completed the record points elsewhere, so bytes written to the old URL afterwards are orphans like any other.
+ */
+export const MANAGED_PREFIXES = ['objects/', 'derived/', 'staging/'] as const;
 
 /**
  * Keys a module writes for uploads still in progress, before a record points at them (tus uploads, S3 multipart

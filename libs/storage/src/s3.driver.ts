@@ -15,6 +15,7 @@ import {
   S3Client,
   type S3ClientConfig,
   UploadPartCommand,
+  UploadPartCopyCommand,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
@@ -77,7 +78,15 @@ export interface S3StorageOptions {
   partSizeBytes?: number;
   /** Parts uploaded in parallel per upload. Default 4. */
   queueSize?: number;
+  /** Objects up to this size are copied with one CopyObject (S3 allows 5 GiB); larger ones part by part. Default 5 GiB. */
+  singleCopyMaxBytes?: number;
+  /** Part size of a copy done part by part (UploadPartCopy; at most 10 000 parts). Default 512 MiB. */
+  copyPartBytes?: number;
 }
+
+const GiB = 1024 * 1024 * 1024;
+const MAX_PARTS = 10_000;
+const COPY_CONCURRENCY = 4;
 
 function statusOf(error: unknown): number | undefined {
   return (error as { $metadata?: { httpStatusCode?: number } })?.$metadata?.httpStatusCode;
@@ -347,14 +356,75 @@ export class S3StorageDriver implements StorageDriver {
   async copy(sourceKey: string, targetKey: string, options: { signal?: AbortSignal } = {}): Promise<void> {
     assertValidKey(sourceKey);
     assertValidKey(targetKey);
+    // CopyObject stops at 5 GiB; direct uploads (multipart) can be larger and are copied at completion.
+    const source = await this.head(sourceKey, options);
+    if (!source) throw new StorageNotFoundError(sourceKey);
     try {
-      // Keys are URL-safe by construction, so the copy source needs no escaping. CopyObject is limited to 5 GB.
+      if (source.size > (this.options.singleCopyMaxBytes ?? 5 * GiB)) {
+        await this.copyInParts(sourceKey, targetKey, source, options.signal);
+        return;
+      }
+      // Keys are URL-safe by construction, so the copy source needs no escaping.
       await this.client.send(
         new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: `${this.bucket}/${sourceKey}` }),
         { abortSignal: options.signal },
       );
     } catch (error) {
       if (isNotFound(error)) throw new StorageNotFoundError(sourceKey);
+      throw error;
+    }
+  }
+
+  /**
+   * A server-side copy part by part (UploadPartCopy), pinned to the source's entity tag so a source replaced
+   * meanwhile fails the copy instead of mixing two objects. Aborted on any failure: no half-copied target.
+   */
+  private async copyInParts(sourceKey: string, targetKey: string, source: ObjectHead, signal?: AbortSignal): Promise<void> {
+    const partBytes = Math.max(this.options.copyPartBytes ?? 512 * 1024 * 1024, Math.ceil(source.size / MAX_PARTS));
+    const uploadId = await this.multipart.create(targetKey, { contentType: source.contentType, signal });
+    try {
+      const count = Math.ceil(source.size / partBytes);
+      const parts: { PartNumber: number; ETag: string }[] = new Array(count);
+      let next = 0;
+      let failed = false;
+      // A few parts at a time: each is a server-side copy, so the time is the store's, not our bandwidth.
+      const copyParts = async (): Promise<void> => {
+        for (let index = next++; index < count && !failed; index = next++) {
+          const start = index * partBytes;
+          const end = Math.min(start + partBytes, source.size) - 1;
+          const copied = await this.client.send(
+            new UploadPartCopyCommand({
+              Bucket: this.bucket,
+              Key: targetKey,
+              UploadId: uploadId,
+              PartNumber: index + 1,
+              CopySource: `${this.bucket}/${sourceKey}`,
+              CopySourceRange: `bytes=${start}-${end}`,
+              CopySourceIfMatch: source.etag,
+            }),
+            { abortSignal: signal },
+          );
+          if (!copied.CopyPartResult?.ETag) throw new Error(`The store returned no entity tag for part ${index + 1} of the copy to ${targetKey}`);
+          parts[index] = { PartNumber: index + 1, ETag: copied.CopyPartResult.ETag };
+        }
+      };
+      // Every copier stops before the abort below: a part copied after it would keep the upload's storage alive.
+      const copiers = await Promise.allSettled(
+        Array.from({ length: Math.min(COPY_CONCURRENCY, count) }, () =>
+          copyParts().catch((error: unknown) => {
+            failed = true;
+            throw error;
+          }),
+        ),
+      );
+      const failure = copiers.find((c) => c.status === 'rejected');
+      if (failure) throw failure.reason;
+      await this.client.send(
+        new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: targetKey, UploadId: uploadId, MultipartUpload: { Parts: parts } }),
+        { abortSignal: signal },
+      );
+    } catch (error) {
+      await this.multipart.abort(targetKey, uploadId).catch(() => undefined);
       throw error;
     }
   }

@@ -21,6 +21,14 @@ export const StorageLocator = {
     const h = digest('original', tenantId, fileId, randomBytes(16).toString('hex'));
     return `objects/${h.slice(0, 2)}/${h.slice(2, 4)}/${h}`;
   },
+  /**
+   * Where a client writes a direct upload (pre-signed PUT or POST) before completion: never served. Completion
+   * copies the bytes to a fresh originalKey, so a URL still valid afterwards can only write bytes no record serves.
+   */
+  stagingKey(tenantId: string, fileId: string): string {
+    const h = digest('staging', tenantId, fileId, randomBytes(16).toString('hex'));
+    return `staging/${h.slice(0, 2)}/${h.slice(2, 4)}/${h}`;
+  },
   /** Derived objects (thumbnails, previews) live beside the original's hash. */
   derivedKey(originalKey: string, variant: string): string {
     assertValidKey(originalKey);

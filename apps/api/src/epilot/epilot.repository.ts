@@ -35,19 +35,25 @@ export class EpilotRepository {
     return this.db.file.findFirst({ where: { id, deletedAt: null }, include: { category: true } });
   }
 
-  /** A readable file whose current bytes or one of whose versions live under `key`. */
+  /**
+   * A readable file whose current bytes or one of whose versions live under `key`, or whose upload was given `key`
+   * as its s3ref (uploadKey: the bytes moved to a fresh key when they arrived).
+   */
   findReadableByKey(principal: Principal, key: string): Promise<EpilotFile | null> {
     return this.db.file.findFirst({
-      where: { AND: [readableBy(principal), { OR: [{ storageKey: key }, { versions: { some: { storageKey: key } } }] }] },
+      where: { AND: [readableBy(principal), { OR: [{ storageKey: key }, { versions: { some: { storageKey: key } } }, { uploadKey: key }] }] },
       include: ENTITY_INCLUDE,
       orderBy: { createdAt: 'asc' },
     });
   }
 
-  /** A temporary upload of the caller's tenant (quarantined ones included: saving them is how they leave it). */
+  /**
+   * A temporary upload of the caller's tenant (quarantined ones included: saving them is how they leave it), by the
+   * s3ref its upload handed out (uploadKey) or the key it serves from.
+   */
   findTemporaryByKey(principal: Principal, key: string): Promise<EpilotFile | null> {
     return this.db.file.findFirst({
-      where: { storageKey: key, ...whereTenant(tenantIdOfPrincipal(principal)), deletedAt: null, temporaryUntil: { not: null } },
+      where: { OR: [{ uploadKey: key }, { storageKey: key }], ...whereTenant(tenantIdOfPrincipal(principal)), deletedAt: null, temporaryUntil: { not: null } },
       include: ENTITY_INCLUDE,
     });
   }

@@ -405,9 +405,9 @@ export class EpilotService {
   }
 
   async downloadByKey(principal: Principal, key: string, bucket: string, attachment: boolean): Promise<{ download_url: string }> {
-    const { file, version } = await this.byKey(principal, { key, bucket });
+    const { file, version, servedKey } = await this.byKey(principal, { key, bucket });
     this.files.assertServable(file);
-    return { download_url: await this.presign(key, version?.originalFilename ?? file.originalFilename, version?.mime ?? file.sniffedMime, attachment) };
+    return { download_url: await this.presign(servedKey, version?.originalFilename ?? file.originalFilename, version?.mime ?? file.sniffedMime, attachment) };
   }
 
   async downloadMany(principal: Principal, items: { id: string; version?: number }[]) {
@@ -428,7 +428,9 @@ export class EpilotService {
     const file = await this.repo.findReadableByKey(principal, ref.key);
     if (!file) throw Errors.notFound('Object', ref.key);
     const version = file.versions.find((v) => v.storageKey === ref.key);
-    return { file, version };
+    // The s3ref of an upload (its staging key) names the bytes the file serves now; the staging key itself never is.
+    const servedKey = version || file.storageKey === ref.key ? ref.key : file.storageKey;
+    return { file, version, servedKey };
   }
 
   private async presign(key: string, filename: string, mime: string | null, attachment: boolean): Promise<string> {
@@ -449,9 +451,9 @@ export class EpilotService {
   }
 
   async previewByKey(principal: Principal, ref: S3Ref, query: PreviewQuery): Promise<RenderedPreview> {
-    const { file, version } = await this.byKey(principal, ref);
+    const { file, version, servedKey } = await this.byKey(principal, ref);
     const mime = version?.mime ?? file.sniffedMime;
-    return this.previews.render(file, ref.key, previewRequest(query, mime), mime);
+    return this.previews.render(file, servedKey, previewRequest(query, mime), mime);
   }
 
   async previewPublic(id: string, query: PreviewQuery & { orgId?: string }): Promise<RenderedPreview> {
