@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
-import { createServer as createNetServer, type AddressInfo, type Server as NetServer } from 'node:net';
+import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { buildMeta, upload as signedUpload } from '@app/files-client';
 import { RETRY_POLICY } from '@app/queue';
 import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
@@ -323,14 +323,20 @@ describe('without CLAMAV_ADDRESS', () => {
 
 describe('virus scanning: a clamd that takes the connection and never answers', () => {
   let silent: NetServer;
+  const sockets = new Set<Socket>();
   let app: TestApp;
   beforeAll(async () => {
-    silent = createNetServer((socket) => socket.on('error', () => undefined));
+    silent = createNetServer((socket) => {
+      sockets.add(socket);
+      socket.on('error', () => undefined).on('close', () => sockets.delete(socket));
+    });
     await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
     app = await startTestApp({ CLAMAV_ADDRESS: `tcp://127.0.0.1:${(silent.address() as AddressInfo).port}`, CLAMAV_TIMEOUT_MS: '200' });
   });
   afterAll(async () => {
     await app?.close();
+    // close() waits for open connections: a client that is still waiting holds one.
+    for (const socket of sockets) socket.destroy();
     await new Promise((r) => silent.close(r));
   });
 
