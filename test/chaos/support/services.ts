@@ -21,6 +21,14 @@ async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: s
   }
 }
 
+/** SIGKILL, as a crash would: nothing is flushed. Waits until the process is gone (no-op when it already is). */
+async function killProcess(child: ChildProcess | undefined): Promise<void> {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGKILL');
+  await exited;
+}
+
 function postgresBin(name: string): string {
   const root = '/usr/lib/postgresql';
   const versions = existsSync(root) ? readdirSync(root).sort((a, b) => Number(b) - Number(a)) : [];
@@ -125,11 +133,7 @@ export class ChaosRedis {
 
   /** Killed: whatever it held in memory (queued jobs included) is gone, as after a crash without persistence. */
   async stopServer(): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killProcess(this.process);
     this.process = undefined;
   }
 
@@ -176,11 +180,7 @@ export class ChaosMinio {
   }
 
   async stopServer(): Promise<void> {
-    const child = this.process;
-    if (!child || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await killProcess(this.process);
     this.process = undefined;
   }
 
