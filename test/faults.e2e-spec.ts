@@ -57,10 +57,11 @@ fullOnly('faults: a worker killed mid-job', () => {
     // not interrupt it, so start the worker again and catch the next one.
     let running: Awaited<ReturnType<Queue['getActive']>>[number] | undefined;
     const tries: string[] = [];
-    for (let attempt = 0; attempt < 4 && !running; attempt++) {
-      await waitFor(async () => (await queue.getActiveCount()) > 0, 30_000, 'a file.process job to be running');
-      // Housekeeping jobs (the start-up sweeps) run too; the one to catch is a file's.
-      const active = (await queue.getActive()).find((job) => job.name === 'file.process');
+    for (let attempt = 0; attempt < 8 && !running; attempt++) {
+      // Housekeeping jobs (the sweeps a worker runs at start) are active too; the one to catch is a file's.
+      const fileJob = async () => (await queue.getActive()).find((job) => job.name === 'file.process');
+      await waitFor(async () => (await fileJob()) !== undefined, 30_000, 'a file.process job to be running');
+      const active = await fileJob();
       await app.worker.kill('SIGKILL');
       const row = active ? await app.db.file.findUnique({ where: { id: (active.data as { fileId: string }).fileId } }) : null;
       tries.push(`${active?.name ?? 'none'}:${row?.status ?? 'no row'}`);
