@@ -4,6 +4,7 @@ import { Queue } from 'bullmq';
 import Redis from 'ioredis';
 import sharp from 'sharp';
 import { expectConsistent } from './support/consistency';
+import { waitFor } from './support/wait';
 import { freePort, PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 // Faults of the full stack (separate worker process, Redis): nothing is lost when a worker dies mid-job or Redis is
@@ -17,14 +18,6 @@ async function uploadFile(app: TestApp, token: string, bytes: Buffer, name: stri
   const body = (await res.json()) as { id: string; message?: string };
   if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${body.message}`);
   return body.id;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 fullOnly('faults: a worker killed mid-job', () => {
@@ -60,7 +53,7 @@ fullOnly('faults: a worker killed mid-job', () => {
     for (let attempt = 0; attempt < 8 && !running; attempt++) {
       // Housekeeping jobs (the sweeps a worker runs at start) are active too; the one to catch is a file's.
       const fileJob = async () => (await queue.getActive()).find((job) => job.name === 'file.process');
-      await waitFor(async () => (await fileJob()) !== undefined, 30_000, 'a file.process job to be running');
+      await waitFor(async () => (await fileJob()) !== undefined, 30_000, 'a file.process job to be running', { intervalMs: 20 });
       const active = await fileJob();
       await app.worker.kill('SIGKILL');
       const row = active ? await app.db.file.findUnique({ where: { id: (active.data as { fileId: string }).fileId } }) : null;
@@ -79,7 +72,7 @@ fullOnly('faults: a worker killed mid-job', () => {
     expect(thumbnails).toHaveLength(ids.length * app.config.media.thumbnailSizes.length);
     // The killed job was the one that finished after the restart (it was not simply lost and replaced).
     const job = await queue.getJob(running!.id!);
-    await waitFor(async () => (await job!.getState()) === 'completed', 10_000, `job ${running!.id} to be recorded completed`);
+    await waitFor(async () => (await job!.getState()) === 'completed', 10_000, `job ${running!.id} to be recorded completed`, { intervalMs: 20 });
     await expectConsistent(app);
   });
 });
@@ -105,6 +98,7 @@ fullOnly('faults: Redis down while files arrive', () => {
       },
       10_000,
       'redis-server to start',
+      { intervalMs: 20 },
     );
     probe.disconnect();
   };

@@ -1,16 +1,9 @@
 import { startTestApp, type TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 // Quotas per organization and per user, refused with 413 QUOTA_EXCEEDED on every upload path, and reported.
 
 const CLIENT_SECRET = 'quota-client-secret-0123456789';
-
-async function until(check: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting until ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe('quotas', () => {
   let app: TestApp;
@@ -103,7 +96,7 @@ describe('quotas', () => {
     const row = await app.db.file.findUniqueOrThrow({ where: { id: created.body.id } });
     expect(row.status).toBe('FAILED');
     // The refused bytes are removed by the delete job the refusal queued (after the answer).
-    await until(async () => (await app.countObjects()) === objects, 'the refused object is removed');
+    await waitFor(async () => (await app.countObjects()) === objects, 15_000, 'the refused object to be removed', { intervalMs: 100 });
 
     // Back to the default (none): the same upload passes.
     await json('PUT', '/quotas/org/q2', admin, { maxBytes: null });

@@ -3,6 +3,7 @@ import Redis from 'ioredis';
 import sharp from 'sharp';
 import { expectConsistent } from '../support/consistency';
 import { waitForStartupSweeps } from '../support/startup-sweeps';
+import { waitFor } from '../support/wait';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { ChaosMinio, ChaosPostgres, ChaosRedis, chaosEnv, useChaosEnv } from './support/services';
 
@@ -17,14 +18,6 @@ async function upload(app: TestApp, token: string, bytes: Buffer, name: string):
   const body = (await res.json()) as { id: string; message?: string };
   if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${body.message}`);
   return body.id;
-}
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('chaos: worker and Redis killed while jobs are queued and running', () => {
@@ -64,7 +57,7 @@ describe('chaos: worker and Redis killed while jobs are queued and running', () 
     probe.on('error', () => undefined);
     const queue = new Queue('jobs', { connection: probe, prefix: app.config.queue.prefix });
     queue.on('error', () => undefined);
-    await waitFor(async () => (await queue.getActiveCount()) > 0 && (await queue.getWaitingCount()) > 0, 30_000, 'jobs running and waiting');
+    await waitFor(async () => (await queue.getActiveCount()) > 0 && (await queue.getWaitingCount()) > 0, 30_000, 'jobs running and waiting', { ignoreErrors: true });
     await queue.close();
     probe.disconnect();
     await redis.stopServer();
@@ -80,7 +73,7 @@ describe('chaos: worker and Redis killed while jobs are queued and running', () 
     for (let i = 14; i < 20; i++) ids.push(await upload(app, token, distinct(i), `photo-${i}.jpg`));
     const probe2 = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue2 = new Queue('jobs', { connection: probe2, prefix: app.config.queue.prefix });
-    await waitFor(async () => (await queue2.getActiveCount()) > 0, 30_000, 'a job running');
+    await waitFor(async () => (await queue2.getActiveCount()) > 0, 30_000, 'a job running', { ignoreErrors: true });
     await queue2.close();
     probe2.disconnect();
     await app.worker.kill('SIGKILL');

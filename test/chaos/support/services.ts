@@ -7,19 +7,12 @@ import { promisify } from 'node:util';
 import Redis from 'ioredis';
 import { Client } from 'pg';
 import { freePort } from '../../support/test-app';
+import { waitFor } from '../../support/wait';
 
 // Backing services of one chaos suite, its own: stopping them disturbs nobody else's tests. Each lives in a temp
 // directory on a free port and is stopped (and its directory removed) by close().
 
 const run = promisify(execFile);
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check().catch(() => false))) {
-    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** SIGKILL, as a crash would: nothing is flushed. Waits until the process is gone (no-op when it already is). */
 async function killProcess(child: ChildProcess | undefined): Promise<void> {
@@ -84,6 +77,7 @@ export class ChaosPostgres {
       },
       30_000,
       'PostgreSQL to accept connections',
+      { intervalMs: 100, ignoreErrors: true },
     );
   }
 
@@ -128,6 +122,7 @@ export class ChaosRedis {
       },
       10_000,
       'redis-server to start',
+      { intervalMs: 100, ignoreErrors: true },
     );
   }
 
@@ -176,7 +171,7 @@ export class ChaosMinio {
       env: { ...process.env, MINIO_ROOT_USER: MINIO_USER, MINIO_ROOT_PASSWORD: MINIO_PASSWORD, MINIO_BROWSER: 'off' },
       stdio: 'ignore',
     });
-    await waitFor(async () => (await fetch(`${this.endpoint}/minio/health/live`)).ok, 60_000, 'MinIO to start');
+    await waitFor(async () => (await fetch(`${this.endpoint}/minio/health/live`)).ok, 60_000, 'MinIO to start', { intervalMs: 100, ignoreErrors: true });
   }
 
   async stopServer(): Promise<void> {
