@@ -89,21 +89,14 @@ export class MaintenanceRepository {
    * it expects nothing.
    */
   async recordsInKeyRange(lower: string, upper: string, upperExclusive: boolean): Promise<{ files: KeyedRow[]; thumbnails: KeyedRow[] }> {
-    const [files, thumbnails] = upperExclusive
-      ? await Promise.all([
-          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
-            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" < ${upper}
-              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}`,
-          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
-            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" < ${upper}`,
-        ])
-      : await Promise.all([
-          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
-            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" <= ${upper}
-              AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}`,
-          this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
-            WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" <= ${upper}`,
-        ]);
+    const below = upperExclusive ? Prisma.sql`< ${upper}` : Prisma.sql`<= ${upper}`;
+    const [files, thumbnails] = await Promise.all([
+      this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "File"
+        WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" ${below}
+          AND "status" IN ('READY', 'PROCESSING') AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}`,
+      this.db.$queryRaw<KeyedRow[]>`SELECT "id", "storageKey" FROM "Thumbnail"
+        WHERE "storageKey" COLLATE "C" > ${lower} AND "storageKey" COLLATE "C" ${below}`,
+    ]);
     return { files, thumbnails };
   }
 
