@@ -251,17 +251,16 @@ export async function uploadBench(options: SuiteOptions): Promise<BenchResult> {
         for (let i = 0; i < repeats; i++) {
           // Fresh bytes each time: stored objects are content-addressed, so a repeat must not find its twin.
           const block = randomBytes(MiB);
+          // The same bytes through the baseline server to `destination`; it answers the size it stored.
+          const rawUpload = async (destination: string, what: string) => {
+            const answer = await sendBody('PUT', `${baseline.base}/upload?${destination}`, new ByteSource(block, bytes), bytes, {});
+            if (answer.status !== 200 || (JSON.parse(answer.body) as { size: number }).size !== bytes) throw new Error(`${what} answered ${answer.status}: ${answer.body}`);
+            return mbps(bytes, answer.seconds);
+          };
           const steps = [
+            async () => raw.push(await rawUpload(stack.destination(i), 'baseline upload')),
             async () => {
-              const answer = await sendBody('PUT', `${baseline.base}/upload?${stack.destination(i)}`, new ByteSource(block, bytes), bytes, {});
-              if (answer.status !== 200 || (JSON.parse(answer.body) as { size: number }).size !== bytes) throw new Error(`baseline upload answered ${answer.status}: ${answer.body}`);
-              raw.push(mbps(bytes, answer.seconds));
-            },
-            async () => {
-              if (!stack.multipartDestination) return;
-              const answer = await sendBody('PUT', `${baseline.base}/upload?${stack.multipartDestination(i)}`, new ByteSource(block, bytes), bytes, {});
-              if (answer.status !== 200) throw new Error(`baseline multipart upload answered ${answer.status}: ${answer.body}`);
-              rawParts.push(mbps(bytes, answer.seconds));
+              if (stack.multipartDestination) rawParts.push(await rawUpload(stack.multipartDestination(i), 'baseline multipart upload'));
             },
             async () => {
               const { id, seconds } = await uploadMultipart(stack, token, block, bytes);
