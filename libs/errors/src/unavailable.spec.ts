@@ -18,6 +18,12 @@ describe('unavailableDependency', () => {
     expect(unavailableDependency(new Error('upload failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', $metadata: {} }) }))).toBe('storage');
   });
 
+  it('recognises the virus scanner down: a refused connection, a silence or an ERROR reply', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+    expect(unavailableDependency(Object.assign(new Error('Cannot reach clamd at tcp://127.0.0.1:3310', { cause: refused }), { name: 'ScannerUnavailableError' }))).toBe('virus scanner');
+    expect(unavailableDependency(Object.assign(new Error('clamd at tcp://127.0.0.1:3310 did not answer within 200 ms'), { name: 'ScannerUnavailableError' }))).toBe('virus scanner');
+  });
+
   it('leaves other errors alone', () => {
     expect(unavailableDependency(Object.assign(new Error('NoSuchKey'), { name: 'NoSuchKey', $metadata: { httpStatusCode: 404 } }))).toBeUndefined();
     expect(unavailableDependency({ name: 'PrismaClientKnownRequestError', code: 'P2002', message: 'Unique constraint failed' })).toBeUndefined();

@@ -2,7 +2,7 @@
 // Recognised by shape (no driver imported here): Prisma's driver-adapter errors, PostgreSQL's SQLSTATEs, the AWS
 // SDK's metadata and Node's socket error codes. Every surface answers them 503 with Retry-After instead of a 500.
 
-export type UnavailableDependency = 'database' | 'storage' | 'backing service';
+export type UnavailableDependency = 'database' | 'storage' | 'virus scanner' | 'backing service';
 
 const PRISMA_UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017']);
 const ADAPTER_UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
@@ -57,6 +57,8 @@ export function unavailableDependency(error: unknown): UnavailableDependency | u
     const e = current as Shaped;
     if (isDatabaseError(e)) return 'database';
     if (isStorageError(e)) return 'storage';
+    // libs/scanning's error for a clamd that refused, timed out or answered ERROR.
+    if (e.name === 'ScannerUnavailableError') return 'virus scanner';
     if (typeof e.code === 'string' && SOCKET_CODES.has(e.code)) {
       // The database's socket errors come wrapped by Prisma and the AWS SDK's carry $metadata (both caught above).
       return 'backing service';

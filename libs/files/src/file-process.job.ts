@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { ScannerUnavailableError, VIRUS_SCANNER, verdictKey, type VirusScanner } from '@app/scanning';
+import { VIRUS_SCANNER, verdictKey, type VirusScanner } from '@app/scanning';
 import { unavailableDependency } from '@app/errors';
 import { MediaError, MediaProcessor, readMediaInput } from '@app/media';
 import { OutboxRelay, type JobContext, type JobHandler, type JobOutcome, type JobPayloads } from '@app/queue';
@@ -195,7 +195,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     // Storage, the database or the virus scanner down (refused, silent, or answering ERROR) for longer than the
     // retries: nothing is wrong with the file. It stays PROCESSING (unserved) and the requeue-stalled sweep queues it
     // again after STALLED_PROCESSING_SECONDS.
-    const outage = unavailableDependency(error) ?? (error instanceof ScannerUnavailableError ? 'virus scanner' : undefined);
+    const outage = unavailableDependency(error);
     if (outage) {
       this.logger.warn(`file ${fileId}: retries exhausted while the ${outage} was unavailable; left PROCESSING for the stalled sweep`);
       return;
