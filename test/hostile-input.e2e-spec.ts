@@ -1,4 +1,4 @@
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { SignJWT } from 'jose';
 import { startTestApp, type TestApp } from './support/test-app';
 
@@ -8,13 +8,16 @@ import { startTestApp, type TestApp } from './support/test-app';
 interface Answer {
   status: number;
   body: { message?: string; error?: string } | undefined;
+  /** The client port of the connection that carried the answer. */
+  port: number | undefined;
 }
 
 /** A raw request, so malformed bodies and headers go out exactly as written. */
-function raw(app: TestApp, method: string, path: string, headers: Record<string, string>, body: Buffer | string): Promise<Answer> {
+function raw(app: TestApp, method: string, path: string, headers: Record<string, string>, body: Buffer | string, agent?: Agent): Promise<Answer> {
   const url = new URL(path, app.url);
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+    const req = httpRequest(url, { method, agent, headers: { 'content-length': String(Buffer.byteLength(body)), ...headers } }, (res) => {
+      const port = res.socket?.localPort;
       let text = '';
       res.on('data', (c: Buffer) => (text += c.toString()));
       res.on('end', () => {
@@ -24,7 +27,7 @@ function raw(app: TestApp, method: string, path: string, headers: Record<string,
         } catch {
           parsed = undefined;
         }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
+        resolve({ status: res.statusCode ?? 0, body: parsed, port });
       });
     });
     req.on('error', reject);
@@ -101,6 +104,22 @@ describe('hostile input', () => {
     expect(wrong).toEqual([]);
     expect(await app.db.file.count()).toBe(rows);
     expect(await app.countObjects()).toBe(objects);
+  });
+
+  it('reads a refused body to its end, so the kept-alive connection answers the next request', async () => {
+    // The part header is refused at once, while megabytes of the body are still on the wire. Left unread, they
+    // would hold the connection, and the next request sent on it would end in a reset instead of an answer.
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const body = form(part(`${fileHeader('a.txt')}\r\nX-Padding: ${'a'.repeat(100_000)}`, 'x'.repeat(4 * 1024 * 1024)));
+      for (const [path] of multipartPaths) {
+        const refused = await raw(app, 'POST', path, { ...auth(), ...multipart }, body, agent);
+        const next = await raw(app, 'GET', '/files', auth(), '', agent);
+        expect({ path, refused: refused.status, next: next.status, sameConnection: next.port === refused.port }).toEqual({ path, refused: 400, next: 200, sameConnection: true });
+      }
+    } finally {
+      agent.destroy();
+    }
   });
 
   it('refuses hostile file names on every upload path, storing nothing', async () => {

@@ -37,56 +37,48 @@ export function readSingleFile<T>(
     const fields: Record<string, string> = {};
     let handled = false;
     let settled = false;
-    const finish = (fn: () => void) => {
+    const succeed = (value: T) => {
       if (settled) return;
       settled = true;
-      fn();
+      resolve(value);
+    };
+    // Every refusal stops the parser but keeps reading (and discarding) the rest of the body: a request left
+    // half-read would hold its keep-alive connection, and the client's next request on it would end in a reset
+    // instead of an answer.
+    const fail = (error: unknown) => {
+      if (settled) return;
+      settled = true;
+      aborter.abort(error);
+      req.unpipe(parser);
+      req.resume();
+      reject(error);
     };
     // A client that disconnects mid-upload aborts the storage write, which then removes what it wrote.
     req.on('close', () => {
       if (!req.complete) aborter.abort(Errors.badRequest('The client closed the connection before the upload finished'));
     });
     parser.on('field', (name, value, info) => {
-      if (info.valueTruncated) {
-        aborter.abort();
-        return finish(() => reject(Errors.badRequest(`Field '${name}' is longer than 65536 bytes`, { field: name })));
-      }
+      if (info.valueTruncated) return fail(Errors.badRequest(`Field '${name}' is longer than 65536 bytes`, { field: name }));
       fields[name] = value;
     });
     // Thousands of parts or fields are an attack on the parser, not an upload.
     for (const limit of ['partsLimit', 'fieldsLimit'] as const) {
-      parser.on(limit, () => {
-        aborter.abort();
-        req.unpipe(parser);
-        req.resume();
-        finish(() => reject(Errors.badRequest('Too many parts in the multipart body (at most 100, and one file)')));
-      });
+      parser.on(limit, () => fail(Errors.badRequest('Too many parts in the multipart body (at most 100, and one file)')));
     }
     parser.on('file', (name, stream, info) => {
       // A truncated body errors the part's stream; whoever reads it sees the error, and a skipped part must not
       // crash the process with an unhandled one.
       stream.on('error', () => undefined);
-      if (name !== fieldName || handled) {
+      if (name !== fieldName || handled || settled) {
         stream.resume();
         return;
       }
       handled = true;
-      consume({ stream, filename: info.filename || 'file', mimeType: info.mimeType, encoding: info.encoding, fields }, aborter.signal).then(
-        (value) => finish(() => resolve(value)),
-        (error: unknown) => {
-          // Keep reading (and discarding) so the client sees our answer instead of a reset connection.
-          req.unpipe(parser);
-          req.resume();
-          finish(() => reject(error));
-        },
-      );
+      consume({ stream, filename: info.filename || 'file', mimeType: info.mimeType, encoding: info.encoding, fields }, aborter.signal).then(succeed, fail);
     });
-    parser.on('error', (error: Error) => {
-      aborter.abort(error);
-      finish(() => reject(Errors.badRequest(`Malformed multipart body: ${error.message}`)));
-    });
+    parser.on('error', (error: Error) => fail(Errors.badRequest(`Malformed multipart body: ${error.message}`)));
     parser.on('close', () => {
-      if (!handled) finish(() => reject(Errors.badRequest(`The multipart body has no '${fieldName}' part`)));
+      if (!handled) fail(Errors.badRequest(`The multipart body has no '${fieldName}' part`));
     });
     req.pipe(parser);
   });
