@@ -13,6 +13,11 @@ const swc = [
   },
 ];
 
+// On Node 20 the AWS SDK prints a notice (its releases after January 2027 need Node 22) once per process: in
+// every worker and child process the suites start. The lockfile pins the SDK, so the notice says nothing about
+// the code under test; silenced here (and inherited by the processes tests spawn), not in the service.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const moduleNameMapper = {
   // The generated Prisma client imports its siblings with .js extensions (NodeNext style).
   '^(\\.{1,2}/.*)\\.js$': '$1',
