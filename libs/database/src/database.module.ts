@@ -18,7 +18,8 @@ export class DatabaseLifecycle implements OnApplicationShutdown {
     if (!url) {
       this.embedded = await startEmbeddedPostgres(config.dataDir);
       url = this.embedded.url;
-      this.logger.log(`Embedded PostgreSQL (PGlite) in ${config.dataDir}`);
+      const how = { existing: '', seed: ' (new, from the build\'s seed)', initdb: ' (new, initdb: no seed in dist/, run npm run build)' }[this.embedded.origin];
+      this.logger.log(`Embedded PostgreSQL (PGlite) in ${config.dataDir}${how}`);
     }
     const { applied } = await migrate(url);
     if (applied.length) this.logger.log(`Applied migrations: ${applied.join(', ')}`);

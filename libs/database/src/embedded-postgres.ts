@@ -1,11 +1,15 @@
+import { existsSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { PGLiteSocketServer } from '@electric-sql/pglite-socket';
+import { readPgliteSeed } from './pglite-seed';
 
 export interface EmbeddedPostgres {
   url: string;
+  /** How the data directory came to be: opened as it was, unpacked from the build's seed, or made by initdb. */
+  origin: 'existing' | 'seed' | 'initdb';
   stop(): Promise<void>;
 }
 
@@ -28,12 +32,17 @@ async function freePort(): Promise<number> {
 export async function startEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   const dir = join(dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
-  const db = await PGlite.create(dir);
+  // A new data directory is unpacked from the build's seed when there is one (pglite-seed.ts), else initdb'd.
+  const existing = existsSync(join(dir, 'PG_VERSION'));
+  const loadDataDir = existing ? undefined : await readPgliteSeed();
+  const db = await PGlite.create(dir, loadDataDir ? { loadDataDir } : {});
+  const origin = existing ? 'existing' : loadDataDir ? 'seed' : 'initdb';
   const port = await freePort();
   const server = new PGLiteSocketServer({ db, host: '127.0.0.1', port, maxConnections: 1 });
   await server.start();
   return {
     url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres?sslmode=disable`,
+    origin,
     async stop() {
       await server.stop();
       await db.close();
