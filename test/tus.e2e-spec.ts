@@ -461,6 +461,27 @@ describe(`tus: an outage while the last byte becomes a file (${PROFILE})`, () =>
     await expectConsistent(app);
   });
 
+  it('keeps a creation-with-upload whose commit met the outage, and names it in Location to finish it there', async () => {
+    const filename = `created-${randomBytes(4).toString('hex')}.bin`;
+    const bytes = randomBytes(64 * 1024);
+    const outage = await databaseOutageFor(app, filename);
+    const created = await fetch(`${app.url}${TUS}`, {
+      method: 'POST',
+      headers: { ...headers(), 'upload-length': String(bytes.length), 'upload-metadata': metadata({ filename }), 'content-type': 'application/offset+octet-stream' },
+      body: bytes,
+    });
+    expect([created.status, created.headers.get('retry-after'), created.headers.get('filehub-file-id')]).toEqual([503, expect.stringMatching(/^\d+$/), null]);
+    const location = created.headers.get('location')!;
+    const id = location.split('/').pop()!;
+    expect(await app.db.file.count({ where: { id } })).toBe(0);
+    await outage.end();
+    const head = await fetch(location, { method: 'HEAD', headers: headers() });
+    expect([head.status, head.headers.get('upload-offset'), head.headers.get('filehub-file-id')]).toEqual([200, String(bytes.length), id]);
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', sha256: sha256(bytes), name: filename });
+    expect(await tusLeftovers(app)).toEqual([]);
+    await expectConsistent(app);
+  });
+
   it('makes the file in the sweep when the client never comes back, and once however many finish it at the same time', async () => {
     const sweep = app.get<LifecycleSweepJob>(LifecycleSweepJob);
     const filenames = [`gone-${randomBytes(4).toString('hex')}.bin`, `raced-${randomBytes(4).toString('hex')}.bin`];

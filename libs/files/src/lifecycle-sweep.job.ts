@@ -71,7 +71,8 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
         return this.done(task, `${removed} expired resumable upload(s) removed${made}`, removed + finished);
       }
       case 'finish-resumable': {
-        // Received within the grace: the final request may still be making it a file (a second try would only lose).
+        // Received within the grace: its final request may still be making the file (a second attempt at once would only
+        // be wasted work; the file id keeps it to one record either way).
         const { finished, pending } = await this.resumable.finishReceived(new Date(now), RECEIVED_GRACE_MS, BATCH);
         const waiting = pending > 0 ? `, ${pending} still waiting for an unavailable dependency` : '';
         return this.done(task, `${finished} received resumable upload(s) made files${waiting}`, finished);

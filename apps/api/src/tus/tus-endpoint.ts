@@ -19,8 +19,6 @@ interface TusRequest {
   /** The upload this request may touch, checked by the controller. */
   uploadId: string;
   res: Response;
-  /** Set once the upload is a file; the answer then names it (when it is a success). */
-  fileId?: string;
   /** The upload holds every byte but its commit met an outage: it is kept for a retry. */
   pending?: boolean;
 }
@@ -40,18 +38,16 @@ async function finishFor(uploads: ResumableUploadsService, fileId: string): Prom
   try {
     await uploads.finish(fileId);
   } catch (error) {
-    if (error instanceof ResumableCommitPending) currentRequest()!.pending = true;
+    const request = currentRequest();
+    if (request && error instanceof ResumableCommitPending) request.pending = true;
     throw error;
   }
   becameFile(fileId);
 }
 
+/** The answer names the file: set on the response now, merged into tus' answer, taken off again if that is an error. */
 function becameFile(fileId: string): void {
-  const request = currentRequest();
-  if (!request) return;
-  request.fileId = fileId;
-  // Merged into tus' answer; taken off again if the answer is an error (JsonErrorServer.write).
-  request.res.setHeader(FILE_ID_HEADER, fileId);
+  currentRequest()?.res.setHeader(FILE_ID_HEADER, fileId);
 }
 
 /**
@@ -159,7 +155,8 @@ class JsonErrorServer extends Server {
       request?.res.removeHeader(FILE_ID_HEADER);
       // Outages: when to try again. A creation whose bytes are kept says where the upload is, to finish it there.
       if (status === 503) headers.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
-      if (request?.pending && !headers.has('Location')) headers.set('Location', uploadUrl(this.publicUrl, request.uploadId));
+      const created = creation.getStore();
+      if (created?.pending) headers.set('Location', uploadUrl(this.publicUrl, created.uploadId));
       headers.set('Content-Type', 'application/json; charset=utf-8');
       if (!body.startsWith('{')) body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: body.trim() || STATUS_CODES[status] });
     }
