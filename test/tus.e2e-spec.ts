@@ -10,6 +10,8 @@ import Redis from 'ioredis';
 import { ListMultipartUploadsCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import * as tus from 'tus-js-client';
 import { LifecycleSweepJob } from '@app/files';
+import { expectConsistent } from './support/consistency';
+import { waitForStartupSweeps } from './support/startup-sweeps';
 import { freePort, PROFILE, startTestApp, type TestApp } from './support/test-app';
 
 const MiB = 1024 * 1024;
@@ -340,6 +342,187 @@ describe(`tus resumable uploads (${PROFILE})`, () => {
     expect(res.headers.get('tus-extension')).toContain('termination');
     expect(res.headers.get('tus-extension')).not.toContain('creation-defer-length');
     expect(res.headers.get('tus-max-size')).toBe(String(400 * MiB));
+  });
+});
+
+/**
+ * A database outage that hits the commit of the file named `filename` and nothing else: a trigger on the file table
+ * makes PostgreSQL end the connection inserting it (`pg_terminate_backend` of its own backend, as an administrator or
+ * a failover would). PGlite, one embedded backend that must stay up, answers with the same SQLSTATE 57P01 instead.
+ * None of our code is replaced; `end()` is the database coming back.
+ */
+async function databaseOutageFor(app: TestApp, filename: string): Promise<{ end(): Promise<void> }> {
+  const name = `tus_outage_${randomBytes(4).toString('hex')}`;
+  const terminate = PROFILE === 'full' ? 'PERFORM pg_terminate_backend(pg_backend_pid());' : '';
+  await app.db.$executeRawUnsafe(`CREATE FUNCTION ${name}() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+      IF NEW."originalFilename" = '${filename}' THEN
+        ${terminate}
+        RAISE EXCEPTION USING ERRCODE = '57P01', MESSAGE = 'terminating connection due to administrator command';
+      END IF;
+      RETURN NEW;
+    END $$`);
+  await app.db.$executeRawUnsafe(`CREATE TRIGGER ${name} BEFORE INSERT ON "File" FOR EACH ROW EXECUTE FUNCTION ${name}()`);
+  return {
+    async end() {
+      await app.db.$executeRawUnsafe(`DROP TRIGGER IF EXISTS ${name} ON "File"`);
+      await app.db.$executeRawUnsafe(`DROP FUNCTION IF EXISTS ${name}()`);
+    },
+  };
+}
+
+describe(`tus: an outage while the last byte becomes a file (${PROFILE})`, () => {
+  let app: TestApp;
+  let token: string;
+  const headers = () => ({ authorization: `Bearer ${token}`, 'tus-resumable': '1.0.0' });
+  const finalPatch = (id: string, offset: number, body: Buffer) =>
+    fetch(`${app.url}${TUS}/${id}`, { method: 'PATCH', headers: { ...headers(), 'upload-offset': String(offset), 'content-type': 'application/offset+octet-stream' }, body });
+  const createUpload = async (filename: string, size: number) => {
+    const res = await fetch(`${app.url}${TUS}`, { method: 'POST', headers: { ...headers(), 'upload-length': String(size), 'upload-metadata': metadata({ filename }) } });
+    expect(res.status).toBe(201);
+    return new URL(res.headers.get('location')!).pathname.split('/').pop()!;
+  };
+  const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
+
+  beforeAll(async () => {
+    app = await startTestApp();
+    token = app.token({ sub: 'olga', org: 'outage-org' });
+    await waitForStartupSweeps(app);
+  });
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('answers the final PATCH 503 with Retry-After and keeps the bytes; tus-js-client\'s retry makes the one file', async () => {
+    const filename = `outage-${randomBytes(4).toString('hex')}.bin`;
+    const bytes = randomBytes(3 * MiB);
+    const outage = await databaseOutageFor(app, filename);
+    let refused: { status: number; retryAfter: string | undefined; body: string } | undefined;
+    let duringOutage: Promise<Record<string, unknown>> | undefined;
+    let uploadUrl = '';
+    // tus-js-client as an application would use it: its automatic retry is the client coming back.
+    const done = await new Promise<{ fileId: string | undefined; method: string }>((resolve, reject) => {
+      const upload = new tus.Upload(bytes, {
+        endpoint: `${app.url}${TUS}`,
+        uploadSize: bytes.length,
+        headers: { authorization: `Bearer ${token}` },
+        metadata: { filename, filetype: 'application/octet-stream' },
+        retryDelays: [200, 500, 1000, 2000, 4000, 8000],
+        onShouldRetry: (error) => {
+          if (!refused) {
+            const response = (error as tus.DetailedError).originalResponse;
+            refused = { status: response?.getStatus() ?? 0, retryAfter: response?.getHeader('Retry-After'), body: response?.getBody() ?? '' };
+            uploadUrl = upload.url ?? '';
+            const id = uploadUrl.split('/').pop()!;
+            // While the database refuses the commit: what is (not) stored, and a HEAD, which tries again and fails.
+            duringOutage = (async () => {
+              const head = await fetch(uploadUrl, { method: 'HEAD', headers: headers() });
+              const state = {
+                files: await app.db.file.count({ where: { id } }),
+                versions: await app.db.fileVersion.count({ where: { fileId: id } }),
+                upload: await app.db.resumableUpload.findUnique({ where: { id }, select: { receivedAt: true, finishedAt: true } }),
+                tusData: (await tusLeftovers(app)).length,
+                head: [head.status, head.headers.get('retry-after')],
+              };
+              await outage.end();
+              return state;
+            })();
+          }
+          return true;
+        },
+        onError: reject,
+        onSuccess: ({ lastResponse }) => resolve({ fileId: lastResponse.getHeader('Filehub-File-Id'), method: lastResponse.getUnderlyingObject()?.req?.method ?? '' }),
+      });
+      upload.start();
+    });
+    const id = uploadUrl.split('/').pop()!;
+
+    expect(refused?.status).toBe(503);
+    expect(refused?.retryAfter).toMatch(/^\d+$/);
+    expect(JSON.parse(refused!.body)).toMatchObject({
+      statusCode: 503,
+      code: 'DATABASE_UNAVAILABLE',
+      message: expect.stringMatching(new RegExp(`Upload ${id} holds all its ${bytes.length} bytes.*database is unavailable.*bytes are kept.*HEAD`)),
+    });
+    // Nothing half-written while it was down: no record, no version; the upload holds its bytes, received.
+    expect(await duringOutage).toEqual({
+      files: 0,
+      versions: 0,
+      upload: { receivedAt: expect.any(Date), finishedAt: null },
+      tusData: expect.any(Number),
+      head: [503, expect.stringMatching(/^\d+$/)],
+    });
+    expect(((await duringOutage) as { tusData: number }).tusData).toBeGreaterThan(0);
+    // The retry (a HEAD finding every byte there) made the file and named it, as the final PATCH would have.
+    expect(done).toEqual({ fileId: id, method: 'HEAD' });
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', size: bytes.length, sha256: sha256(bytes), name: filename });
+    expect(await app.db.file.count({ where: { originalFilename: filename } })).toBe(1);
+    expect(await tusLeftovers(app)).toEqual([]);
+    await expectConsistent(app);
+  });
+
+  it('keeps a creation-with-upload whose commit met the outage, and names it in Location to finish it there', async () => {
+    const filename = `created-${randomBytes(4).toString('hex')}.bin`;
+    const bytes = randomBytes(64 * 1024);
+    const outage = await databaseOutageFor(app, filename);
+    const created = await fetch(`${app.url}${TUS}`, {
+      method: 'POST',
+      headers: { ...headers(), 'upload-length': String(bytes.length), 'upload-metadata': metadata({ filename }), 'content-type': 'application/offset+octet-stream' },
+      body: bytes,
+    });
+    expect([created.status, created.headers.get('retry-after'), created.headers.get('filehub-file-id')]).toEqual([503, expect.stringMatching(/^\d+$/), null]);
+    const location = created.headers.get('location')!;
+    const id = location.split('/').pop()!;
+    expect(await app.db.file.count({ where: { id } })).toBe(0);
+    await outage.end();
+    const head = await fetch(location, { method: 'HEAD', headers: headers() });
+    expect([head.status, head.headers.get('upload-offset'), head.headers.get('filehub-file-id')]).toEqual([200, String(bytes.length), id]);
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', sha256: sha256(bytes), name: filename });
+    expect(await tusLeftovers(app)).toEqual([]);
+    await expectConsistent(app);
+  });
+
+  it('makes the file in the sweep when the client never comes back, and once however many finish it at the same time', async () => {
+    const sweep = app.get<LifecycleSweepJob>(LifecycleSweepJob);
+    const filenames = [`gone-${randomBytes(4).toString('hex')}.bin`, `raced-${randomBytes(4).toString('hex')}.bin`];
+    const uploads: { id: string; bytes: Buffer }[] = [];
+    for (const filename of filenames) {
+      const bytes = randomBytes(256 * 1024);
+      const id = await createUpload(filename, bytes.length);
+      const outage = await databaseOutageFor(app, filename);
+      const refused = await finalPatch(id, 0, bytes);
+      expect([refused.status, refused.headers.get('retry-after')]).toEqual([503, expect.stringMatching(/^\d+$/)]);
+      await outage.end();
+      uploads.push({ id, bytes });
+    }
+    const [gone, raced] = uploads as [(typeof uploads)[number], (typeof uploads)[number]];
+
+    // Right after the outage the sweep leaves them to their clients; received long enough ago, it finishes them.
+    expect(await sweep.handle({ task: 'finish-resumable' })).toMatchObject({ status: 'skipped' });
+    await app.db.resumableUpload.updateMany({ where: { id: { in: [gone.id, raced.id] } }, data: { receivedAt: new Date(Date.now() - 3600_000) } });
+    expect(await app.db.file.count({ where: { id: { in: [gone.id, raced.id] } } })).toBe(0);
+
+    // `raced`: its client's HEAD, its empty final PATCH and the sweep all at once.
+    const [head, patch, swept] = await Promise.all([
+      fetch(`${app.url}${TUS}/${raced.id}`, { method: 'HEAD', headers: headers() }),
+      finalPatch(raced.id, raced.bytes.length, Buffer.alloc(0)),
+      sweep.handle({ task: 'finish-resumable' }),
+    ]);
+    expect([head.status, head.headers.get('upload-offset'), head.headers.get('filehub-file-id')]).toEqual([200, String(raced.bytes.length), raced.id]);
+    expect([patch.status, patch.headers.get('filehub-file-id')]).toEqual([204, raced.id]);
+    expect(swept.status).toBe('succeeded');
+    // `gone` is a file now too: its client, back after all, learns it from a HEAD.
+    const late = await fetch(`${app.url}${TUS}/${gone.id}`, { method: 'HEAD', headers: headers() });
+    expect([late.status, late.headers.get('filehub-file-id')]).toEqual([200, gone.id]);
+
+    for (const [index, { id, bytes }] of uploads.entries()) {
+      expect(await app.waitForStatus(id, token, ['READY', 'FAILED'])).toMatchObject({ status: 'READY', sha256: sha256(bytes), name: filenames[index] });
+      expect(await app.db.file.count({ where: { originalFilename: filenames[index] } })).toBe(1);
+      expect(await app.db.fileVersion.count({ where: { fileId: id } })).toBe(1);
+    }
+    expect(await sweep.handle({ task: 'finish-resumable' })).toMatchObject({ status: 'skipped' });
+    expect(await tusLeftovers(app)).toEqual([]);
+    await expectConsistent(app);
   });
 });
 

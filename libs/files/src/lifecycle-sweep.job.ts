@@ -11,11 +11,13 @@ const BATCH = 200;
 const HOUR = 3600_000;
 const DAY = 24 * HOUR;
 const RECONCILE_PAGES_PER_RUN = 10;
+const RECEIVED_GRACE_MS = 5 * 60_000;
 
 /**
  * Scheduled housekeeping, one task per run: expire temporary uploads, fail abandoned uploads, purge soft-deleted
  * files past the retention, reconcile storage with the records (`collect-orphans`: the Reconciler, repairing), queue
- * stalled processing again, remove expired resumable (tus) uploads and abort stale multipart uploads (both after
+ * stalled processing again, make files of tus uploads that received every byte but met an outage on the way to
+ * becoming one, remove expired resumable (tus) uploads and abort stale multipart uploads (both after
  * RESUMABLE_UPLOAD_TTL_SECONDS). Each run handles a bounded batch and logs what it removed; the schedule repeats it.
  */
 @Injectable()
@@ -64,8 +66,16 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
       case 'collect-orphans':
         return this.reconcile();
       case 'expire-resumable': {
-        const count = await this.resumable.expire(new Date(now), BATCH);
-        return this.done(task, `${count} expired resumable upload(s) removed`, count);
+        const { removed, finished } = await this.resumable.expire(new Date(now), BATCH);
+        const made = finished > 0 ? `, ${finished} complete one(s) made files` : '';
+        return this.done(task, `${removed} expired resumable upload(s) removed${made}`, removed + finished);
+      }
+      case 'finish-resumable': {
+        // Received within the grace: its final request may still be making the file (a second attempt at once would only
+        // be wasted work; the file id keeps it to one record either way).
+        const { finished, pending } = await this.resumable.finishReceived(new Date(now), RECEIVED_GRACE_MS, BATCH);
+        const waiting = pending > 0 ? `, ${pending} still waiting for an unavailable dependency` : '';
+        return this.done(task, `${finished} received resumable upload(s) made files${waiting}`, finished);
       }
       case 'abort-stale-multipart': {
         const count = await this.multipart.abortStale(new Date(now - this.config.resumable.ttlSeconds * 1000), BATCH);

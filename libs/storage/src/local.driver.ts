@@ -285,12 +285,17 @@ export class LocalStorageDriver implements StorageDriver {
       .filter((key) => !key.startsWith('.') && (!options.prefix || key.startsWith(options.prefix)) && (!options.startAfter || key > options.startAfter))
       .sort();
     const page = keys.slice(0, limit);
-    const objects = await Promise.all(
+    const listed = await Promise.all(
       page.map(async (key) => {
-        const info = await stat(this.dataPath(key));
-        return { key, size: info.size, lastModified: info.mtime };
+        // Deleted since the directory was read (a cleanup job running beside the listing): not there any more.
+        const info = await stat(this.dataPath(key)).catch((error: unknown) => {
+          if (isMissing(error)) return null;
+          throw error;
+        });
+        return info ? { key, size: info.size, lastModified: info.mtime } : null;
       }),
     );
+    const objects = listed.filter((o): o is NonNullable<typeof o> => o !== null);
     return { objects, ...(keys.length > limit ? { next: page.at(-1)! } : {}) };
   }
 

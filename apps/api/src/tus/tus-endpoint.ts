@@ -5,25 +5,57 @@ import { Inject, Injectable, Logger, type OnApplicationShutdown } from '@nestjs/
 import type { Request, Response } from 'express';
 import { DataStore, ERRORS, MemoryLocker, Server, Upload } from '@tus/server';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { AppError } from '@app/errors';
-import { fileIdOfStoreId, RESUMABLE_STORE, ResumableUploadsService, resumableStoreId, type FileRow, type ResumableStore } from '@app/files';
+import { AppError, UNAVAILABLE_RETRY_AFTER_SECONDS } from '@app/errors';
+import { fileIdOfStoreId, RESUMABLE_STORE, ResumableCommitPending, ResumableUploadsService, resumableStoreId, type FileRow, type ResumableStore } from '@app/files';
 import { logContext } from '@app/logging';
+import { unavailableBody } from '../http/http-error.filter';
 import { RedisLocker } from './redis-locker';
 
 export const TUS_PATH = '/api/files/tus';
 /** Response header naming the file a finished upload became (final PATCH, and HEAD once finished). */
 export const FILE_ID_HEADER = 'Filehub-File-Id';
 
+interface TusRequest {
+  /** The upload this request may touch, checked by the controller. */
+  uploadId: string;
+  res: Response;
+  /** The upload holds every byte but its commit met an outage: it is kept for a retry. */
+  pending?: boolean;
+}
+
 // The id the controller gave a new upload (after its checks), for tus' naming hook.
-const creation = new AsyncLocalStorage<{ uploadId: string }>();
+const creation = new AsyncLocalStorage<TusRequest>();
 // The id of the upload the controller checked the caller owns: the only one tus may touch for this request. tus
 // itself would take the last `/` segment of the whole URL, query string included (`/tus/<mine>?x=/<theirs>`).
-const checked = new AsyncLocalStorage<{ uploadId: string }>();
+const checked = new AsyncLocalStorage<TusRequest>();
+
+function currentRequest(): TusRequest | undefined {
+  return checked.getStore() ?? creation.getStore();
+}
+
+/** Turns the finished upload into a file, noting the outcome on the request (its answer then names the file). */
+async function finishFor(uploads: ResumableUploadsService, fileId: string): Promise<void> {
+  try {
+    await uploads.finish(fileId);
+  } catch (error) {
+    const request = currentRequest();
+    if (request && error instanceof ResumableCommitPending) request.pending = true;
+    throw error;
+  }
+  becameFile(fileId);
+}
+
+/** The answer names the file: set on the response now, merged into tus' answer, taken off again if that is an error. */
+function becameFile(fileId: string): void {
+  currentRequest()?.res.setHeader(FILE_ID_HEADER, fileId);
+}
 
 /**
  * The tus store as the tus server sees it: the resumable store, plus the step that turns a finished upload into a
- * file. That step runs inside `write`, while tus holds the upload's lock, so a repeated final PATCH or a HEAD waits
- * for it instead of racing it. Termination removes the upload's record with its data.
+ * file. That step runs inside `write` (the final PATCH) or `getUpload` (a HEAD or an empty PATCH on an upload that
+ * holds every byte but is not a file yet: its final PATCH met an outage), while tus holds the upload's lock, so a
+ * repeated final PATCH or a HEAD waits for it instead of racing it. Termination removes the upload's record with
+ * its data.
  */
 class FinishingStore extends DataStore {
   constructor(
@@ -45,26 +77,38 @@ class FinishingStore extends DataStore {
 
   override async write(stream: Readable, storeId: string, offset: number): Promise<number> {
     const fileId = mustFileId(storeId);
+    const progress = await this.uploads.progress(fileId);
     // A repeated final PATCH (its answer was lost): nothing more to take.
-    if ((await this.uploads.progress(fileId))?.finished) {
+    if (progress?.finished) {
       stream.resume();
+      becameFile(fileId);
       return offset;
     }
     const written = await this.inner.write(stream, storeId, offset);
-    if (written === (await this.uploads.progress(fileId))?.size) await this.uploads.finish(fileId);
+    if (written === progress?.size) await finishFor(this.uploads, fileId);
     return written;
   }
 
-  // A request that waited for the lock while the upload was being finished finds its tus data gone: the upload is
-  // complete, which is what it reports.
   override async getUpload(storeId: string): Promise<Upload> {
+    const fileId = mustFileId(storeId);
+    let upload: Upload;
     try {
-      return await this.inner.getUpload(storeId);
+      upload = await this.inner.getUpload(storeId);
     } catch (error) {
-      const progress = await this.uploads.progress(mustFileId(storeId));
+      // A request that waited for the lock while the upload was being finished finds its tus data gone: the upload
+      // is complete, which is what it reports.
+      const progress = await this.uploads.progress(fileId);
       if (!progress?.finished) throw error;
+      becameFile(fileId);
       return new Upload({ id: storeId, size: progress.size, offset: progress.size });
     }
+    if (upload.size === undefined || upload.offset !== upload.size) return upload;
+    // Every byte is here: the final PATCH made it a file, or met an outage doing so. Then this request (a client's
+    // retry) does it now, and reports the upload complete even if it has expired meanwhile (it is a file).
+    const progress = await this.uploads.progress(fileId);
+    if (progress && !progress.finished) await finishFor(this.uploads, fileId);
+    else becameFile(fileId);
+    return new Upload({ id: storeId, size: upload.size, offset: upload.size });
   }
 
   override declareUploadLength(storeId: string, length: number): Promise<void> {
@@ -80,6 +124,16 @@ class FinishingStore extends DataStore {
   }
 }
 
+function uploadUrl(publicUrl: string, uploadId: string): string {
+  return `${publicUrl}${TUS_PATH}/${uploadId}`;
+}
+
+function causeMessage(error: unknown): string {
+  let current = error;
+  while (current instanceof Error && current.cause) current = current.cause;
+  return current instanceof Error ? (current.message.split('\n').filter(Boolean).at(-1) ?? current.name) : String(current);
+}
+
 function mustFileId(storeId: string): string {
   const id = fileIdOfStoreId(storeId);
   if (!id) throw new AppError('NOT_FOUND', 'Upload was not found');
@@ -88,8 +142,21 @@ function mustFileId(storeId: string): string {
 
 /** tus' protocol errors are plain text; every error of this surface is our JSON `{statusCode, error, message}`. */
 class JsonErrorServer extends Server {
+  constructor(
+    options: ConstructorParameters<typeof Server>[0],
+    private readonly publicUrl: string,
+  ) {
+    super(options);
+  }
+
   override async write(context: Parameters<Server['write']>[0], headers: Headers, status: number, body = ''): ReturnType<Server['write']> {
+    const request = currentRequest();
     if (status >= 400) {
+      request?.res.removeHeader(FILE_ID_HEADER);
+      // Outages: when to try again. A creation whose bytes are kept says where the upload is, to finish it there.
+      if (status === 503) headers.set('Retry-After', String(UNAVAILABLE_RETRY_AFTER_SECONDS));
+      const created = creation.getStore();
+      if (created?.pending) headers.set('Location', uploadUrl(this.publicUrl, created.uploadId));
       headers.set('Content-Type', 'application/json; charset=utf-8');
       if (!body.startsWith('{')) body = JSON.stringify({ statusCode: status, error: STATUS_CODES[status] ?? 'Error', message: body.trim() || STATUS_CODES[status] });
     }
@@ -129,7 +196,7 @@ export class TusEndpoint implements OnApplicationShutdown {
         return resumableStoreId(context.uploadId);
       },
       // Upload URLs carry the file id; the store id adds the `tus/` prefix.
-      generateUrl: (_req, { id }) => `${publicUrl}${TUS_PATH}/${fileIdOfStoreId(id) ?? ''}`,
+      generateUrl: (_req, { id }) => uploadUrl(publicUrl, fileIdOfStoreId(id) ?? ''),
       getFileIdFromRequest: () => {
         const context = checked.getStore();
         return context ? resumableStoreId(context.uploadId) : undefined;
@@ -137,11 +204,11 @@ export class TusEndpoint implements OnApplicationShutdown {
       onUploadFinish: async (_req, upload) => {
         const fileId = mustFileId(upload.id);
         // An empty upload is complete at creation: tus writes nothing, so `write` never finished it.
-        if (upload.size === 0 && !(await uploads.progress(fileId))?.finished) await uploads.finish(fileId);
+        if (upload.size === 0 && !(await uploads.progress(fileId))?.finished) await finishFor(uploads, fileId);
         return { headers: { [FILE_ID_HEADER]: fileId } };
       },
       onResponseError: (_req, error) => this.errorResponse(error),
-    });
+    }, publicUrl);
   }
 
   onApplicationShutdown(): void {
@@ -155,12 +222,17 @@ export class TusEndpoint implements OnApplicationShutdown {
 
   /** Hands a request for upload `uploadId`, whose owner the controller has checked, to tus. */
   resume(req: Request, res: Response, uploadId: string): Promise<void> {
-    return checked.run({ uploadId }, () => this.server.handle(req, res));
+    return checked.run({ uploadId, res }, () => this.server.handle(req, res));
   }
 
-  /** Hands a checked creation to tus, which then names the upload `uploadId`. */
-  create(req: Request, res: Response, uploadId: string): Promise<void> {
-    return creation.run({ uploadId }, () => this.server.handle(req, res));
+  /**
+   * Hands a checked creation to tus, which then names the upload `uploadId`. Resolves whether the upload is kept
+   * although the answer is an error: it holds every byte (creation-with-upload) and only its commit met an outage.
+   */
+  async create(req: Request, res: Response, uploadId: string): Promise<{ kept: boolean }> {
+    const request: TusRequest = { uploadId, res };
+    await creation.run(request, () => this.server.handle(req, res));
+    return { kept: request.pending === true };
   }
 
   /**
@@ -190,6 +262,17 @@ export class TusEndpoint implements OnApplicationShutdown {
   private errorResponse(error: Error | { status_code: number; body: string }): { status_code: number; body: string } {
     if (error instanceof AppError) {
       return { status_code: error.status, body: JSON.stringify({ statusCode: error.status, error: STATUS_CODES[error.status], message: error.message, code: error.code }) };
+    }
+    // A database or storage outage: 503 with Retry-After (JsonErrorServer.write), as on every other route.
+    const unavailable = unavailableBody(error);
+    if (unavailable) {
+      let message = unavailable.message;
+      if (error instanceof ResumableCommitPending) {
+        // The final PATCH: the bytes are safe, only making the file has to wait.
+        message = `${error.message}: ${unavailable.message.charAt(0).toLowerCase()}${unavailable.message.slice(1)}. Its bytes are kept: send HEAD to the upload URL (or a PATCH without body at Upload-Offset ${error.size}) to finish it; the answer names the file in ${FILE_ID_HEADER}`;
+      }
+      this.logger.warn(`${message} (${causeMessage(error)})`);
+      return { status_code: 503, body: JSON.stringify({ ...unavailable, message }) };
     }
     // tus' own protocol errors (offset conflicts, a gone upload) say what happened.
     if ('status_code' in error && typeof error.status_code === 'number' && error.status_code < 500) return { status_code: error.status_code, body: error.body };

@@ -31,11 +31,13 @@ export class TusController {
   @Post()
   async create(@CurrentPrincipal() principal: Principal, @Req() req: Request, @Res() res: Response): Promise<void> {
     const { id } = await this.uploads.create(principal, parseCreation(req.headers));
+    let kept = false;
     try {
-      await this.tus.create(req, res, id);
+      ({ kept } = await this.tus.create(req, res, id));
     } finally {
-      // tus refused it (a bad header) or failed: no upload exists, so its record goes.
-      if (res.statusCode >= 300) await this.uploads.forget(id).catch(() => undefined);
+      // tus refused it (a bad header) or failed: no upload exists, so its record goes. Unless it holds every byte
+      // (creation-with-upload) and only becoming a file met an outage: then it is kept, like a final PATCH's.
+      if (res.statusCode >= 300 && !kept) await this.uploads.forget(id).catch(() => undefined);
     }
   }
 

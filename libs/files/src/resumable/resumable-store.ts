@@ -66,6 +66,21 @@ class LocalResumableStore extends FileStore implements ResumableStore {
 
 class S3ResumableStore extends S3Store implements ResumableStore {
   async readFinished(storeId: string): Promise<Readable> {
+    // tus completes the S3 multipart upload when the last byte is written; if storage failed right then, every part
+    // is there but the object is not: complete it now.
+    const metadata = await this.getMetadata(storeId);
+    if (metadata['upload-id'] && metadata.file.size !== undefined) {
+      const parts = await this.retrieveParts(storeId).catch((error: { name?: string }) => {
+        if (error.name === 'NoSuchUpload' || error.name === 'NoSuchKey') return undefined;
+        throw error;
+      });
+      const stored = parts?.reduce((sum, part) => sum + (part.Size ?? 0), 0);
+      if (parts && stored === metadata.file.size) {
+        await this.finishMultipartUpload(metadata, parts);
+        await this.completeMetadata(metadata.file);
+        await this.clearCache(storeId);
+      }
+    }
     return this.read(storeId);
   }
 

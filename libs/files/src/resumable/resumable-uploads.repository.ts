@@ -25,8 +25,17 @@ export class ResumableUploadsRepository {
     return this.db.resumableUpload.findMany({ where: { expiresAt: { lt: now } }, take: limit, orderBy: { expiresAt: 'asc' } });
   }
 
+  /** System-wide, for the lifecycle sweep: uploads holding all their bytes since before `before`, not yet a file. */
+  received(before: Date, limit: number): Promise<ResumableUpload[]> {
+    return this.db.resumableUpload.findMany({ where: { receivedAt: { lt: before }, finishedAt: null }, take: limit, orderBy: { receivedAt: 'asc' } });
+  }
+
+  async markReceived(id: string): Promise<void> {
+    await this.db.resumableUpload.updateMany({ where: { id, receivedAt: null }, data: { receivedAt: new Date() } });
+  }
+
   async markFinished(id: string): Promise<void> {
-    await this.db.resumableUpload.updateMany({ where: { id }, data: { finishedAt: new Date() } });
+    await this.db.resumableUpload.updateMany({ where: { id, finishedAt: null }, data: { finishedAt: new Date() } });
   }
 
   async delete(id: string): Promise<void> {

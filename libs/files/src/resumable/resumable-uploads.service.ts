@@ -4,7 +4,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { ResumableUpload } from '@app/database';
-import { Errors } from '@app/errors';
+import { Errors, unavailableDependency } from '@app/errors';
 import { FileUploadService } from '../file-upload.service';
 import { FilesRepository, tenantIdOfPrincipal, type FileRow } from '../files.repository';
 import { ResumableUploadsRepository } from './resumable-uploads.repository';
@@ -27,7 +27,7 @@ export type ResumableState = { state: 'uploading'; upload: ResumableUpload } | {
  * declared length and records who started the upload; only that owner (same user, same organization) sees it
  * afterwards. When the last byte arrives the bytes go through the ordinary upload path (FileUploadService.stage
  * and commit: hashed, sniffed, deduplicated, the post-upload job queued) under the upload's id, and the tus data is
- * removed, whether that succeeded or not.
+ * removed; an outage on the way keeps the upload, received, until a retry or the sweep makes it a file.
  */
 @Injectable()
 export class ResumableUploadsService {
@@ -83,37 +83,78 @@ export class ResumableUploadsService {
 
   /**
    * The last byte is in: the upload becomes a file through the same stage and commit as every streamed upload
-   * (quotas are checked again on the real bytes). The tus data goes in every case; the record stays, marked
-   * finished, until it expires (a HEAD then still reports the upload complete), or goes at once on failure.
+   * (quotas are checked again on the real bytes), under the upload's id. Safe to call again and at once from
+   * several places (the final PATCH, a HEAD after a lost answer, another replica, the `finish-resumable` sweep):
+   * the file id is the upload's and a primary key, so exactly one record is made and every caller gets it.
+   * An outage (database, storage) keeps the tus data and the record, marked received, and throws
+   * ResumableCommitPending; any other failure (quota exceeded meanwhile, the stored size not the declared one)
+   * removes the upload. Once the file exists the tus data goes; the record stays, finished, until it expires.
    */
   async finish(id: string): Promise<FileRow> {
     const upload = await this.uploads.findById(id);
     if (!upload) throw Errors.notFound('Upload', id);
     const owner: Principal = { userId: upload.ownerId, orgId: upload.organizationId, role: 'user' };
+    const tenantId = tenantIdOfPrincipal(owner);
     let file: FileRow;
     try {
-      // An empty upload has no tus data to read (the S3 store writes no object for it).
-      const stream = Number(upload.size) === 0 ? Readable.from([]) : await this.store.readFinished(resumableStoreId(id));
-      const staged = await this.fileUploads.stage(owner, {
-        id,
-        stream,
-        filename: upload.filename,
-        declaredMime: upload.contentType ?? undefined,
-        categoryKey: upload.categoryKey,
-        visibility: upload.visibility,
-      });
-      if (staged.size !== Number(upload.size)) {
-        await this.fileUploads.discardStaged([staged]);
-        throw Errors.badRequest(`Upload ${id} holds ${staged.size} bytes, not the ${upload.size} it was created with`);
-      }
-      [file] = (await this.fileUploads.commit(owner, [staged])) as [FileRow];
+      await this.uploads.markReceived(id);
+      // Already a file: an earlier commit whose answer was lost, or a concurrent one.
+      file = (await this.files.findForTenant(tenantId, id)) ?? (await this.commit(upload, owner));
     } catch (error) {
-      await this.forget(id);
-      throw error;
+      if (unavailableDependency(error)) throw new ResumableCommitPending(id, Number(upload.size), error);
+      // A concurrent finish won: its record stands (ours failed on the primary key) and it removed the tus data.
+      const won = await this.files.findForTenant(tenantId, id);
+      if (!won) {
+        await this.forget(id);
+        throw error;
+      }
+      file = won;
     }
     await this.uploads.markFinished(id);
-    await this.store.discard(resumableStoreId(id));
+    await this.store.discard(resumableStoreId(id)).catch((error: unknown) => {
+      // The file is made; what is left under `tus/` the reconciler removes once RESUMABLE_UPLOAD_TTL_SECONDS passed.
+      this.logger.warn(`Upload ${id} is file ${id}, but its tus data could not be removed: ${String(error)}`);
+    });
     return file;
+  }
+
+  private async commit(upload: ResumableUpload, owner: Principal): Promise<FileRow> {
+    const id = upload.id;
+    // An empty upload has no tus data to read (the S3 store writes no object for it).
+    const stream = Number(upload.size) === 0 ? Readable.from([]) : await this.store.readFinished(resumableStoreId(id));
+    const staged = await this.fileUploads.stage(owner, {
+      id,
+      stream,
+      filename: upload.filename,
+      declaredMime: upload.contentType ?? undefined,
+      categoryKey: upload.categoryKey,
+      visibility: upload.visibility,
+    });
+    if (staged.size !== Number(upload.size)) {
+      await this.fileUploads.discardStaged([staged]);
+      throw Errors.badRequest(`Upload ${id} holds ${staged.size} bytes, not the ${upload.size} it was created with`);
+    }
+    const [file] = (await this.fileUploads.commit(owner, [staged])) as [FileRow];
+    return file;
+  }
+
+  /**
+   * Lifecycle sweep: uploads that received every byte more than `graceMs` ago but are not files yet (the final
+   * request met an outage and the client did not come back) become files now.
+   */
+  async finishReceived(now: Date, graceMs: number, limit: number): Promise<{ finished: number; pending: number }> {
+    let finished = 0;
+    let pending = 0;
+    for (const upload of await this.uploads.received(new Date(now.getTime() - graceMs), limit)) {
+      try {
+        await this.finish(upload.id);
+        finished++;
+      } catch (error) {
+        if (error instanceof ResumableCommitPending) pending++;
+        this.logger.warn(`Could not make received upload ${upload.id} a file: ${String(error)}`);
+      }
+    }
+    return { finished, pending };
   }
 
   /** Removes an upload's tus data and its record (termination, completion, expiry). */
@@ -122,17 +163,48 @@ export class ResumableUploadsService {
     await this.uploads.delete(id);
   }
 
-  /** Lifecycle sweep: uploads past their expiry lose their data and record (finished ones only their record). */
-  async expire(now: Date, limit: number): Promise<number> {
-    let count = 0;
+  /**
+   * Lifecycle sweep: uploads past their expiry lose their data and record (finished ones only their record). One
+   * that holds all its bytes but is not a file (its receipt could not even be recorded, the database was down) is
+   * made a file instead: the last chance before tus data is collected.
+   */
+  async expire(now: Date, limit: number): Promise<{ removed: number; finished: number }> {
+    let removed = 0;
+    let finished = 0;
     for (const upload of await this.uploads.expired(now, limit)) {
       try {
+        if (!upload.finishedAt && (await this.holdsEveryByte(upload))) {
+          await this.finish(upload.id);
+          finished++;
+          continue;
+        }
         await this.forget(upload.id);
-        count++;
+        removed++;
       } catch (error) {
         this.logger.warn(`Could not remove expired upload ${upload.id}: ${String(error)}`);
       }
     }
-    return count;
+    return { removed, finished };
+  }
+
+  private async holdsEveryByte(upload: ResumableUpload): Promise<boolean> {
+    if (Number(upload.size) === 0) return true;
+    const stored = await this.store.getUpload(resumableStoreId(upload.id)).catch(() => undefined);
+    return stored !== undefined && stored.offset === Number(upload.size);
+  }
+}
+
+/**
+ * Every byte of upload `uploadId` is stored, but making it a file failed for an outage (the cause). The upload is
+ * kept: a HEAD or an empty PATCH at its end finishes it, and so does the `finish-resumable` sweep.
+ */
+export class ResumableCommitPending extends Error {
+  constructor(
+    readonly uploadId: string,
+    readonly size: number,
+    cause: unknown,
+  ) {
+    super(`Upload ${uploadId} holds all its ${size} bytes but could not become a file yet`, { cause });
+    this.name = 'ResumableCommitPending';
   }
 }
