@@ -439,8 +439,11 @@ describe('virus scanning: rescans after a signature update', () => {
 
     // Done: nothing left to rescan with this database; the reconciler sees the quarantined object as referenced.
     expect(await rescan()).toMatchObject({ status: 'skipped', detail: '0 file(s) rescanned with database 28000, 0 quarantined' });
+    // It walks quarantine/ too: a stray copy there (a quarantine whose transaction failed) is an orphan, deferred while young.
+    const stray = `quarantine/00/00/${'0'.repeat(64)}`;
+    await storage.put(stray, Buffer.from('a copy no record points at'));
     const report = await app.get<Reconciler>(Reconciler).run({ repair: false });
-    expect(report.findings.orphanObjects).toMatchObject({ count: 0, deferred: 0 });
+    expect(report.findings.orphanObjects).toMatchObject({ count: 0, deferred: 1, deferredSample: [stray] });
     expect(report.findings.missingObjects.count).toBe(0);
   });
 });

@@ -2,6 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { Prisma, PRISMA, type Db, type File } from '@app/database';
 import { addOutboxJob } from '@app/queue';
 import { emitFileEvent } from './file-events';
+import { nextStatus } from './file-lifecycle';
 import { tenantIdOf } from './files.repository';
 
 export interface KeyedRow {
@@ -249,7 +250,7 @@ export class MaintenanceRepository {
       const quarantined = await tx.file.updateManyAndReturn({
         where: { storageKey: key, status: 'READY' },
         data: {
-          status: 'QUARANTINED',
+          status: nextStatus('READY', 'infected'),
           failureReason: reason,
           virusSignature: verdict.signature,
           scannedWith: verdict.scannedWith,
