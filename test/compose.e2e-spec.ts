@@ -16,6 +16,8 @@ interface Service {
   expose?: string[];
   depends_on?: Record<string, { condition: string }>;
   healthcheck?: { test: unknown };
+  profiles?: string[];
+  volumes?: string[];
   deploy?: { replicas?: number };
   configs?: { source: string; target: string }[];
 }
@@ -31,8 +33,10 @@ function interpolate(value: string): string {
   return value.replace(/\$\{([A-Z0-9_]+)(?::-([^}]*))?\}/g, (_m, _name: string, fallback?: string) => fallback ?? '').replace(/\$\$/g, '$');
 }
 
-function envOf(service: Service): Record<string, string> {
-  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(String(v))]));
+function envOf(service: Service, variables: Record<string, string> = {}): Record<string, string> {
+  // Variables set in the environment replace their ${VAR:-default}; the rest take their defaults.
+  const set = (value: string) => value.replace(/\$\{([A-Z0-9_]+)(?::-[^}]*)?\}/g, (m, name: string) => variables[name] ?? m);
+  return Object.fromEntries(Object.entries(service.environment ?? {}).map(([k, v]) => [k, interpolate(set(String(v)))]));
 }
 
 describe('docker-compose.yml', () => {
@@ -44,7 +48,7 @@ describe('docker-compose.yml', () => {
 
   it('has every service of the full stack, with pinned images and health checks', () => {
     const { services } = compose;
-    expect(Object.keys(services).sort()).toEqual(['api', 'gateway', 'minio', 'minio-init', 'postgres', 'redis', 'worker']);
+    expect(Object.keys(services).sort()).toEqual(['api', 'clamav', 'gateway', 'minio', 'minio-init', 'postgres', 'redis', 'worker']);
     for (const [name, service] of Object.entries(services)) {
       if (service.image) expect({ name, pinned: !/:latest$|^[^:]+$/.test(service.image) }).toEqual({ name, pinned: true });
       if (name !== 'minio-init') expect({ name, healthcheck: Boolean(service.healthcheck?.test) }).toEqual({ name, healthcheck: true });
@@ -100,6 +104,26 @@ describe('docker-compose.yml', () => {
     expect(JSON.stringify(services.worker!.healthcheck!.test)).toContain('127.0.0.1:9464/metrics');
     // The API's health check asks the port the API listens on.
     expect(JSON.stringify(services.api!.healthcheck!.test)).toContain('127.0.0.1:3000/health');
+  });
+
+  it('runs clamd only in the scanning profile, and api/worker scan only when CLAMAV_ADDRESS is set', () => {
+    const { services } = compose;
+    const clamav = services.clamav!;
+    expect(clamav.image).toMatch(/^clamav\/clamav:\d+\.\d+\.\d+$/);
+    expect(clamav.profiles).toEqual(['scanning']);
+    expect(clamav.expose).toEqual(['3310']);
+    // Every other service starts without a profile; none waits for the optional scanner.
+    for (const [name, service] of Object.entries(services)) {
+      if (name !== 'clamav') expect({ name, profiles: service.profiles }).toEqual({ name, profiles: undefined });
+      expect(Object.keys(service.depends_on ?? {})).not.toContain('clamav');
+    }
+    for (const name of ['api', 'worker']) {
+      // Default: the variable is empty, and an empty address means no scanning.
+      expect(loadConfig(envOf(services[name]!)).scanning.clamavAddress).toBeUndefined();
+      // Set as the file's header says: the clamav service's port.
+      const on = loadConfig(envOf(services[name]!, { CLAMAV_ADDRESS: 'tcp://clamav:3310' }));
+      expect(on.scanning.clamavAddress).toBe('tcp://clamav:3310');
+    }
   });
 
   it('declares every named volume it mounts', () => {

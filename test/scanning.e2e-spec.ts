@@ -2,7 +2,9 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { buildMeta, upload as signedUpload } from '@app/files-client';
+import { LifecycleSweepJob, Reconciler } from '@app/files';
 import { RETRY_POLICY } from '@app/queue';
+import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
 import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
 import { gql } from './support/graphql';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -120,6 +122,21 @@ describe('virus scanning with clamd', () => {
     expect(viaGraphql.data.file).toMatchObject({ status: 'READY', url: expect.stringMatching(/^http/) });
   });
 
+  it('reports the scanner on /health: reachable, with what VERSION says', async () => {
+    const health = await call(app, 'GET', '/health');
+    expect(health.status).toBe(200);
+    expect(health.body.status).toBe('ok');
+    // Only local signature files (.ndb): VERSION names the engine and no database version.
+    expect(health.body.checks.scanner).toEqual({
+      status: 'up',
+      address: clamd.address,
+      version: expect.stringMatching(/^ClamAV \d+\.\d+/),
+      engine: expect.stringMatching(/^\d+\.\d+/),
+      database: null,
+      databaseDate: null,
+    });
+  });
+
   it('quarantines an EICAR upload with the signature, and no download path serves it', async () => {
     // The test string inside other bytes: the signature matches anywhere in the stream.
     const id = await uploadRest(app, owner, Buffer.concat([Buffer.from('report header\n'), Buffer.from(EICAR), Buffer.from('\ntrailer\n')]), 'invoice.txt');
@@ -209,6 +226,13 @@ describe('virus scanning with clamd', () => {
   // Last: it stops clamd.
   it('keeps a file PROCESSING (unserved) while clamd is down, through every retry, and scans it once clamd is back', async () => {
     await clamd.stop();
+    // Uploads are still taken (they wait in PROCESSING): /health says degraded, still 200, naming what is down.
+    const health = await call(app, 'GET', '/health');
+    expect(health.status).toBe(200);
+    expect(health.body).toMatchObject({
+      status: 'degraded',
+      checks: { database: { status: 'up' }, storage: { status: 'up' }, queue: { status: 'up' }, scanner: { status: 'down', address: clamd.address, error: expect.stringContaining('ECONNREFUSED') } },
+    });
     const errorsBefore = await processErrors(app);
     const id = await uploadRest(app, owner, Buffer.from('uploaded while the scanner is down'), 'waiting.txt');
     // The first attempt has failed and is waiting for its retry.
@@ -235,6 +259,7 @@ describe('virus scanning with clamd', () => {
 
     // Once clamd is back, the stalled-processing sweep queues the job again and the scan lets the file through.
     await clamd.start();
+    expect((await call(app, 'GET', '/health')).body).toMatchObject({ status: 'ok', checks: { scanner: { status: 'up' } } });
     expect(await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED'], 60_000)).toMatchObject({ status: 'READY' });
   });
 });
@@ -303,6 +328,123 @@ describe('virus scanning: verdicts reused for identical bytes scanned by the sam
     expect(await settle(rescanned, alice)).toMatchObject({ status: 'READY' });
     expect(proxy.scans).toBe(3);
     expect((await app.db.file.findUniqueOrThrow({ where: { id: rescanned } })).scannedWith).toBe('ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026');
+  });
+});
+
+describe('virus scanning: rescans after a signature update', () => {
+  let clamd: Clamd;
+  let proxy: VersionedClamd;
+  let app: TestApp;
+  let receiver: Server;
+  const deliveries: { event: string; body: any }[] = [];
+  const rescan = () => app.get<LifecycleSweepJob>(LifecycleSweepJob).handle({ task: 'rescan-outdated' });
+  const row = (id: string) => app.db.file.findUniqueOrThrow({ where: { id } });
+
+  beforeAll(async () => {
+    receiver = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        deliveries.push({ event: String(req.headers['x-filehub-event']), body: JSON.parse(body) });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    // Yesterday's database: no EICAR signature yet.
+    clamd = await startClamd({ eicar: false });
+    proxy = await versionedClamd(clamd, 'ClamAV 1.4.6/27999/Thu Nov 26 07:00:00 2026');
+    app = await startTestApp({ CLAMAV_ADDRESS: proxy.address, CLAMAV_TIMEOUT_MS: '5000', WEBHOOK_ALLOW_HOSTS: '127.0.0.1' });
+    const hook = await call(app, 'POST', '/webhooks', app.token({ sub: 'ops', org: 'rescan-org', role: 'service' }), {
+      url: `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hooks`,
+      events: ['file.quarantined'],
+    });
+    expect(hook.status).toBe(201);
+  });
+  afterAll(async () => {
+    await app?.close();
+    await proxy?.close();
+    await stopClamd(clamd);
+    await new Promise((r) => receiver?.close(r));
+  });
+
+  it('quarantines READY files the new signatures detect, cuts the URLs already issued, and leaves files alone while clamd is down', async () => {
+    const olga = app.token({ sub: 'olga', org: 'rescan-org' });
+    const carl = app.token({ sub: 'carl', org: 'rescan-org' });
+    const settle = (id: string, token: string) => app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED']);
+    const infected = Buffer.concat([Buffer.from('quarterly figures\n'), Buffer.from(EICAR)]);
+    expect((await call(app, 'GET', '/health')).body.checks.scanner).toMatchObject({ status: 'up', database: 27999, databaseDate: 'Thu Nov 26 07:00:00 2026' });
+
+    // Scanned clean by a database that does not know the signature yet; the same bytes twice share one object.
+    const first = await uploadRest(app, olga, infected, 'figures.txt');
+    expect(await settle(first, olga)).toMatchObject({ status: 'READY' });
+    const twin = await uploadRest(app, carl, infected, 'figures-copy.txt');
+    expect(await settle(twin, carl)).toMatchObject({ status: 'READY' });
+    const clean = await uploadRest(app, olga, Buffer.from('nothing to see here\n'), 'clean.txt');
+    expect(await settle(clean, olga)).toMatchObject({ status: 'READY' });
+    const oldKey = (await row(first)).storageKey;
+    expect((await row(twin)).storageKey).toBe(oldKey);
+    for (const id of [first, twin, clean]) expect((await row(id)).scanDatabaseVersion).toBe(27999);
+    // Handed out while the file was READY.
+    const issued = (await call(app, 'GET', `/files/${first}/download-url`, olga)).body.url as string;
+    expect((await fetch(issued)).status).toBe(200);
+    // Nothing is outdated yet.
+    expect(await rescan()).toMatchObject({ status: 'skipped' });
+
+    // freshclam brings a newer database, with the signature.
+    await clamd.setEicarSignature(true);
+    proxy.version = 'ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026';
+
+    // clamd goes away mid-run (VERSION still answers, every scan fails): nothing changes.
+    await clamd.stop();
+    const during = await rescan();
+    expect(during.detail).toContain('stopped:');
+    for (const id of [first, twin, clean]) expect(await row(id)).toMatchObject({ status: 'READY', scanDatabaseVersion: 27999, storageKey: expect.stringMatching(/^objects\//) });
+    expect((await fetch(issued)).status).toBe(200);
+    expect((await call(app, 'GET', `/files/${first}/download-url`, olga)).status).toBe(200);
+
+    await clamd.start();
+    const after = await rescan();
+    expect(after).toMatchObject({ status: 'succeeded', detail: '3 file(s) rescanned with database 28000, 2 quarantined' });
+    for (const [id, token] of [[first, olga], [twin, carl]] as const) {
+      expect(await row(id)).toMatchObject({ status: 'QUARANTINED', virusSignature: EICAR_SIGNATURE, scanDatabaseVersion: 28000, failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
+      const refused = await call(app, 'GET', `/files/${id}/download-url`, token);
+      expect(refused.status).toBe(403);
+      expect(refused.text).toContain(QUARANTINED_MESSAGE);
+    }
+    expect(await row(clean)).toMatchObject({ status: 'READY', scanDatabaseVersion: 28000 });
+    expect((await call(app, 'GET', `/files/${clean}/download-url`, olga)).status).toBe(200);
+
+    // The URL issued before no longer serves the bytes: they moved to the quarantine key space, kept for an admin.
+    const stale = await fetch(issued);
+    expect(stale.status).toBeGreaterThanOrEqual(400);
+    expect(await stale.text()).not.toContain(EICAR);
+    const newKey = (await row(first)).storageKey;
+    expect(newKey).toMatch(/^quarantine\//);
+    expect((await row(twin)).storageKey).toBe(newKey);
+    const storage = app.get<StorageDriver>(STORAGE_DRIVER);
+    expect(await storage.head(newKey)).not.toBeNull();
+    expect(await storage.head(oldKey)).toBeNull();
+
+    // Subscribers hear of both, as of a first-scan hit.
+    for (let i = 0; deliveries.length < 2; i++) {
+      if (i > 200) throw new Error(`${deliveries.length} file.quarantined deliveries`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(deliveries.map((d) => [d.event, d.body.data.file.id, d.body.data.signature]).sort()).toEqual(
+      [
+        ['file.quarantined', first, EICAR_SIGNATURE],
+        ['file.quarantined', twin, EICAR_SIGNATURE],
+      ].sort(),
+    );
+
+    // Done: nothing left to rescan with this database; the reconciler sees the quarantined object as referenced.
+    expect(await rescan()).toMatchObject({ status: 'skipped', detail: '0 file(s) rescanned with database 28000, 0 quarantined' });
+    // It walks quarantine/ too: a stray copy there (a quarantine whose transaction failed) is an orphan, deferred while young.
+    const stray = `quarantine/00/00/${'0'.repeat(64)}`;
+    await storage.put(stray, Buffer.from('a copy no record points at'));
+    const report = await app.get<Reconciler>(Reconciler).run({ repair: false });
+    expect(report.findings.orphanObjects).toMatchObject({ count: 0, deferred: 1, deferredSample: [stray] });
+    expect(report.findings.missingObjects.count).toBe(0);
   });
 });
 

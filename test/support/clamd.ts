@@ -25,6 +25,11 @@ export interface Clamd {
   stop(): Promise<void>;
   /** Starts it again on the same port with the same database (after stop). */
   start(): Promise<void>;
+  /**
+   * A signature update: rewrites the database with or without the EICAR signature and, if clamd is running,
+   * restarts it so that it loads the new one (what freshclam's update and clamd's reload do in production).
+   */
+  setEicarSignature(present: boolean): Promise<void>;
 }
 
 function clamdBinary(): string {
@@ -35,17 +40,26 @@ function clamdBinary(): string {
 }
 
 /**
+ * The test database: the EICAR body signature (`Name:TargetType:Offset:HexSignature`, target 0 = any file, offset
+ * * = anywhere), or, without it, only a placeholder (clamd refuses to start with no signature at all).
+ */
+function testDatabase(eicar: boolean): string {
+  const placeholder = `Filehub.Test.Placeholder:0:*:${Buffer.from('filehub placeholder signature, in no test file').toString('hex')}\n`;
+  return eicar ? `${placeholder}Filehub.Test.EICAR:0:*:${Buffer.from(EICAR).toString('hex')}\n` : placeholder;
+}
+
+/**
  * A clamd of our own (Debian's clamav-daemon), since the signature mirror is out of reach: a temporary directory
  * holds its clamd.conf and one database file, `filehub-test.ndb`, with a body signature for the EICAR string
- * (`Name:TargetType:Offset:HexSignature`, target 0 = any file, offset * = anywhere). It listens on a free
- * loopback port, logs into the directory only, and is ready once it answers PING with PONG.
+ * (unless `eicar: false`). It listens on a free loopback port, logs into the directory only, and is ready once it
+ * answers PING with PONG.
  */
-export async function startClamd(options: { streamMaxBytes?: number } = {}): Promise<Clamd> {
+export async function startClamd(options: { streamMaxBytes?: number; eicar?: boolean } = {}): Promise<Clamd> {
   const binary = clamdBinary();
   const dir = await mkdtemp(join(tmpdir(), 'filehub-clamd-'));
   const port = await freePort();
   const streamMaxBytes = options.streamMaxBytes ?? 1024 * 1024;
-  await writeFile(join(dir, 'filehub-test.ndb'), `Filehub.Test.EICAR:0:*:${Buffer.from(EICAR).toString('hex')}\n`);
+  await writeFile(join(dir, 'filehub-test.ndb'), testDatabase(options.eicar ?? true));
   await writeFile(
     join(dir, 'clamd.conf'),
     [
@@ -112,6 +126,12 @@ export async function startClamd(options: { streamMaxBytes?: number } = {}): Pro
     start,
     dir,
     stop,
+    async setEicarSignature(present: boolean) {
+      await writeFile(join(dir, 'filehub-test.ndb'), testDatabase(present));
+      if (child === undefined) return;
+      await stop();
+      await start();
+    },
   };
 }
 

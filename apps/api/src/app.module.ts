@@ -24,6 +24,7 @@ import { WebhooksController } from './webhooks/webhooks.controller';
 import { QuotasController } from './quotas/quotas.controller';
 import { ReconcileController } from './admin/reconcile.controller';
 import { MetricsModule } from '@app/metrics';
+import { ScanningModule } from '@app/scanning';
 import { PublicFilesController } from './public/public-files.controller';
 import { SignedFlowModule } from './signed-flow/signed-flow.module';
 import { EpilotModule } from './epilot/epilot.module';
@@ -48,6 +49,7 @@ export class AppModule {
         QueueModule.forRoot({ imports: [FilesModule, WebhooksModule], handlers: [...FILE_JOB_HANDLERS, ...WEBHOOK_JOB_HANDLERS] }),
         FilesModule,
         MetricsModule,
+        ScanningModule,
         WebhooksModule,
         ChainsiteModule,
         SignedFlowModule,

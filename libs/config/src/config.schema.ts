@@ -129,18 +129,25 @@ export const configSchema = z
     // PROCESSING files with no progress this long get their job queued again (a job lost with Redis' memory).
     STALLED_PROCESSING_SECONDS: positiveInt.max(7 * 24 * 3600).default(900),
     SOFT_DELETE_RETENTION_DAYS: z.coerce.number().int().min(0).max(3650).default(30),
-    // Virus scanning (docs/virus-scanning.md): unset, uploads are not scanned. Set, every upload is streamed to this
-    // clamd before it may become READY.
-    CLAMAV_ADDRESS: z
-      .string()
-      .regex(/^(tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):\d{1,5}\/?|unix:\/.+)$/, 'must be tcp://host:port or unix:/path/to/clamd.ctl')
-      .optional(),
+    // Virus scanning (docs/virus-scanning.md): unset or empty, uploads are not scanned (empty, so that docker-compose.yml
+    // can pass `${CLAMAV_ADDRESS:-}` through). Set, every upload is streamed to this clamd before it may become READY.
+    CLAMAV_ADDRESS: z.preprocess(
+      (v) => (typeof v === 'string' && v.trim() === '' ? undefined : v),
+      z
+        .string()
+        .regex(/^(tcp:\/\/(\[[0-9a-fA-F:.]+\]|[^:/[\]]+):\d{1,5}\/?|unix:\/.+)$/, 'must be tcp://host:port or unix:/path/to/clamd.ctl')
+        .optional(),
+    ),
     // One conversation with clamd fails after this long without progress (no bytes taken, no answer); the job retries.
     CLAMAV_TIMEOUT_MS: positiveInt.max(3_600_000).default(60_000),
     // Files larger than this are not sent to clamd: keep it at or below clamd's StreamMaxLength (Debian: 25M).
     CLAMAV_MAX_STREAM_BYTES: positiveInt.max(4 * 1024 ** 3 - 1).default(25 * 1024 * 1024),
     // What happens to a file too large to scan: `fail` (FAILED with the reason, the default) or `allow` (READY unscanned).
     CLAMAV_OVERSIZE_POLICY: z.enum(['fail', 'allow']).default('fail'),
+    // Rescans after a signature update: READY files scanned by an older clamd database, this many per run (0: off),
+    // one run every CLAMAV_RESCAN_INTERVAL_SECONDS.
+    CLAMAV_RESCAN_BATCH_SIZE: z.coerce.number().int().min(0).max(10_000).default(100),
+    CLAMAV_RESCAN_INTERVAL_SECONDS: positiveInt.max(24 * 3600).default(300),
     // Resumable uploads (tus) and direct S3 multipart uploads not finished within this are removed by the sweep.
     RESUMABLE_UPLOAD_TTL_SECONDS: positiveInt.max(30 * 24 * 3600).default(86_400),
     // Pre-signed multipart uploads: the part size when the client names none (S3 needs 5 MiB+ for all but the last part).
@@ -223,6 +230,10 @@ export interface ScanningConfig {
   maxStreamBytes: number;
   /** Files too large to scan: FAILED (`fail`) or READY without a scan (`allow`). */
   oversizePolicy: 'fail' | 'allow';
+  /** READY files scanned by an older database rescanned per run of the `rescan-outdated` task (0: none). */
+  rescanBatchSize: number;
+  /** How often `rescan-outdated` runs. */
+  rescanIntervalSeconds: number;
 }
 
 export interface ResumableConfig {

@@ -10,7 +10,7 @@ describe('loadConfig', () => {
     expect(config.uploads).toEqual({ maxBytes: 104857600, signedUrlTtlSeconds: 300 });
     expect(config.auth.usingDevelopmentSecret).toBe(true);
     expect(config.fileClients.configured).toEqual({});
-    expect(config.scanning).toEqual({ clamavAddress: undefined, timeoutMs: 60000, maxStreamBytes: 26214400, oversizePolicy: 'fail' });
+    expect(config.scanning).toEqual({ clamavAddress: undefined, timeoutMs: 60000, maxStreamBytes: 26214400, oversizePolicy: 'fail', rescanBatchSize: 100, rescanIntervalSeconds: 300 });
   });
 
   it.each([
@@ -40,6 +40,13 @@ describe('loadConfig', () => {
       clamavAddress: 'unix:/run/clamav/clamd.ctl',
       oversizePolicy: 'allow',
     });
+  });
+
+  it('reads an empty CLAMAV_ADDRESS as unset: scanning off (what docker-compose.yml passes by default)', () => {
+    expect(loadConfig({ CLAMAV_ADDRESS: '' }).scanning.clamavAddress).toBeUndefined();
+    expect(loadConfig({ CLAMAV_ADDRESS: '  ' }).scanning.clamavAddress).toBeUndefined();
+    expect(() => loadConfig({ CLAMAV_RESCAN_BATCH_SIZE: '-1' })).toThrow(/^Invalid configuration: CLAMAV_RESCAN_BATCH_SIZE /);
+    expect(loadConfig({ CLAMAV_RESCAN_BATCH_SIZE: '0' }).scanning.rescanBatchSize).toBe(0);
   });
 
   it('builds the S3 settings only for the s3 driver', () => {

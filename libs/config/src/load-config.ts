@@ -90,6 +90,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
       timeoutMs: raw.CLAMAV_TIMEOUT_MS,
       maxStreamBytes: raw.CLAMAV_MAX_STREAM_BYTES,
       oversizePolicy: raw.CLAMAV_OVERSIZE_POLICY,
+      rescanBatchSize: raw.CLAMAV_RESCAN_BATCH_SIZE,
+      rescanIntervalSeconds: raw.CLAMAV_RESCAN_INTERVAL_SECONDS,
     },
     resumable: { ttlSeconds: raw.RESUMABLE_UPLOAD_TTL_SECONDS, multipartPartSize: raw.MULTIPART_PART_SIZE_BYTES },
     lifecycle: {

@@ -11,6 +11,7 @@ describe('file lifecycle', () => {
     ['PROCESSING', 'failed', 'FAILED'],
     ['PROCESSING', 'infected', 'QUARANTINED'],
     ['READY', 'reprocess', 'PROCESSING'],
+    ['READY', 'infected', 'QUARANTINED'],
     ['FAILED', 'reprocess', 'PROCESSING'],
     ['QUARANTINED', 'reprocess', 'PROCESSING'],
   ] as const)('%s --%s--> %s', (from, event, to) => {
@@ -25,6 +26,7 @@ describe('file lifecycle', () => {
       'PROCESSING:failed',
       'PROCESSING:infected',
       'READY:reprocess',
+      'READY:infected',
       'FAILED:reprocess',
       'QUARANTINED:reprocess',
     ]);
@@ -56,7 +58,7 @@ describe('file lifecycle', () => {
     expect(() => eventForRequestedStatus('QUARANTINED')).toThrow('Only the virus scanner quarantines a file');
   });
 
-  it('quarantines only from PROCESSING: an upload is scanned before it can be READY', () => {
-    for (const from of FILE_STATUSES) expect(canTransition(from, 'infected')).toBe(from === 'PROCESSING');
+  it('quarantines only scanned content: from PROCESSING (the first scan) or READY (a rescan with newer signatures)', () => {
+    for (const from of FILE_STATUSES) expect(canTransition(from, 'infected')).toBe(from === 'PROCESSING' || from === 'READY');
   });
 });

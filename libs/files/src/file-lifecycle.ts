@@ -2,7 +2,8 @@ import { AppError } from '@app/errors';
 
 // Every upload path (multipart through the API, pre-signed POST/PUT, S3 multipart, tus) walks the same steps:
 //   intent (record in UPLOADING) → uploaded (bytes in storage, PROCESSING) → verified → READY | FAILED,
-// and, with virus scanning on, PROCESSING → infected → QUARANTINED (never served; an admin may rescan it).
+// and, with virus scanning on, PROCESSING → infected → QUARANTINED (never served; an admin may rescan it), or
+// READY → infected → QUARANTINED when a rescan with newer signatures finds what the first scan could not.
 // This table is the only place that says which step may follow which.
 export const FILE_STATUSES = ['UPLOADING', 'PROCESSING', 'READY', 'FAILED', 'QUARANTINED'] as const;
 export type FileStatusName = (typeof FILE_STATUSES)[number];
@@ -22,7 +23,7 @@ export type LifecycleEvent =
 const TRANSITIONS: Record<FileStatusName, Partial<Record<LifecycleEvent, FileStatusName>>> = {
   UPLOADING: { uploaded: 'PROCESSING', failed: 'FAILED' },
   PROCESSING: { verified: 'READY', failed: 'FAILED', infected: 'QUARANTINED' },
-  READY: { reprocess: 'PROCESSING' },
+  READY: { reprocess: 'PROCESSING', infected: 'QUARANTINED' },
   FAILED: { reprocess: 'PROCESSING' },
   // An admin rescans after a signature update withdrew a false positive; nothing else leaves quarantine.
   QUARANTINED: { reprocess: 'PROCESSING' },

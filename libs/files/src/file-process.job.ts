@@ -2,7 +2,6 @@ import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
-import { VIRUS_SCANNER, verdictKey, type VirusScanner } from '@app/scanning';
 import { unavailableDependency } from '@app/errors';
 import { MediaError, MediaProcessor, readMediaInput } from '@app/media';
 import { OutboxRelay, type JobContext, type JobHandler, type JobOutcome, type JobPayloads } from '@app/queue';
@@ -12,6 +11,8 @@ import { nextStatus } from './file-lifecycle';
 import { FilesRepository } from './files.repository';
 import { SNIFF_BYTES } from './upload-meter';
 import { emitFileEvent } from './file-events';
+import { ContentQuarantine } from './content-quarantine.service';
+import { StoredContentScanner } from './stored-content-scanner';
 
 type Payload = JobPayloads['file.process'];
 
@@ -35,8 +36,8 @@ interface DerivedMedia {
 
 /** What the virus scan (when on) said about the bytes. */
 type ScanResult =
-  | { kind: 'clean'; scannedWith: string | null }
-  | { kind: 'infected'; signature: string; scannedWith: string }
+  | { kind: 'clean'; scannedWith: string; database: number | null }
+  | { kind: 'infected'; signature: string; scannedWith: string; database: number | null }
   | { kind: 'unscanned'; reason?: string };
 
 /**
@@ -55,7 +56,8 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     @Inject(STORAGE_DRIVER) private readonly storage: StorageDriver,
     private readonly media: MediaProcessor,
     private readonly relay: OutboxRelay,
-    @Inject(VIRUS_SCANNER) private readonly scanner: VirusScanner | null,
+    private readonly scanning: StoredContentScanner,
+    private readonly contentQuarantine: ContentQuarantine,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
@@ -88,7 +90,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       if (error instanceof StorageNotFoundError) return this.fail(tenantId, fileId, 'The uploaded object is missing from storage');
       throw error;
     }
-    if (scan.kind === 'infected') return this.quarantine(tenantId, fileId, scan.signature, scan.scannedWith, measuredData);
+    if (scan.kind === 'infected') return this.quarantine(tenantId, fileId, file.storageKey, scan, measuredData);
     if (scan.kind === 'unscanned' && scan.reason) {
       if (this.config.scanning.oversizePolicy === 'fail') return this.fail(tenantId, fileId, scan.reason, measuredData);
       this.logger.warn(`File ${fileId} becomes READY unscanned (CLAMAV_OVERSIZE_POLICY=allow): ${scan.reason}`);
@@ -110,7 +112,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       nextStatus('PROCESSING', 'verified'),
       { ...measuredData, pageCount: derived.pageCount ?? null, width: derived.width ?? null, height: derived.height ?? null },
       derived.thumbnails,
-      scan.kind === 'clean' ? scan.scannedWith : null,
+      scan.kind === 'clean' ? { scannedWith: scan.scannedWith, database: scan.database } : null,
     );
     if (moved) {
       await emitFileEvent(this.files.client, 'file.ready', { ...file, status: 'READY', size: BigInt(measured.size), sha256: measured.sha256, sniffedMime });
@@ -120,44 +122,43 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
   }
 
-  /**
-   * Streams the stored bytes to clamd. A verdict of the same clamd database on the same bytes (sha256) is reused
-   * instead: the same bytes and signatures give the same answer. Without a database version in clamd's VERSION
-   * answer (local signature files only) every file is scanned.
-   */
+  /** Streams the stored bytes to clamd (StoredContentScanner: a verdict of the same database on the same bytes is reused). */
   private async scan(key: string, measured: Measured, signal: AbortSignal): Promise<ScanResult> {
-    if (!this.scanner) return { kind: 'clean', scannedWith: null };
-    const version = await this.scanner.version(signal);
-    const engineKey = verdictKey(version);
-    const known = engineKey ? await this.files.findScanVerdict(measured.sha256, engineKey) : null;
-    if (known) return known.infected ? { kind: 'infected', signature: known.infected, scannedWith: version } : { kind: 'clean', scannedWith: version };
-    const { body } = await this.storage.get(key, { signal });
-    const verdict = await this.scanner.scan(body, { size: measured.size, signal }).finally(() => body.destroy());
-    switch (verdict.result) {
-      case 'clean':
-        return { kind: 'clean', scannedWith: version };
-      case 'infected':
-        return { kind: 'infected', signature: verdict.signature, scannedWith: version };
-      case 'too-large':
-        return { kind: 'unscanned', reason: `Not scanned for viruses: ${verdict.detail}` };
-    }
+    if (!this.scanning.enabled) return { kind: 'unscanned' };
+    const version = await this.scanning.version(signal);
+    const scan = await this.scanning.scan(version, { key, sha256: measured.sha256, size: measured.size }, signal);
+    return scan.kind === 'too-large' ? { kind: 'unscanned', reason: scan.reason } : scan;
   }
 
-  /** Infected: QUARANTINED with the signature; the bytes stay in storage for an admin but are never served. */
+  /**
+   * Infected: QUARANTINED with the signature; never served. Other READY files sharing the object (content
+   * de-duplication with a file scanned by an older database) are quarantined with it, and the bytes move to the
+   * quarantine key space (ContentQuarantine), kept there for an admin.
+   */
   private async quarantine(
     tenantId: string,
     fileId: string,
-    signature: string,
-    scannedWith: string,
+    key: string,
+    scan: { signature: string; scannedWith: string; database: number | null },
     data: { sniffedMime: string | null; size: number; sha256: string },
   ): Promise<JobOutcome> {
+    const { signature, scannedWith, database } = scan;
     const reason = `Quarantined: infected with ${signature}`;
+    // The bytes first (this record is repointed with the others): if this fails the job is retried with the file
+    // still PROCESSING, and a retry after the move finds the bytes under their new key.
+    try {
+      await this.contentQuarantine.quarantine(key, { signature, scannedWith, database });
+    } catch (error) {
+      // Already moved by a concurrent run or a rescan; anything else is retried by the job.
+      if (!(error instanceof StorageNotFoundError)) throw error;
+    }
     const moved = await this.files.updateIfStatus(this.filesDb(), tenantId, fileId, 'PROCESSING', {
       ...data,
       status: nextStatus('PROCESSING', 'infected'),
       failureReason: reason,
       virusSignature: signature,
       scannedWith,
+      scanDatabaseVersion: database,
       scannedAt: new Date(),
       processedAt: new Date(),
     });

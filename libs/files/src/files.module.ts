@@ -2,7 +2,10 @@ import { Module } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import { MediaProcessor } from '@app/media';
 import { ScanningModule } from '@app/scanning';
+import { ContentQuarantine } from './content-quarantine.service';
 import { DeleteObjectJob } from './delete-object.job';
+import { FileRescanService } from './file-rescan.service';
+import { StoredContentScanner } from './stored-content-scanner';
 import { FileCategoriesRepository } from './file-categories.repository';
 import { FileCategoriesService } from './file-categories.service';
 import { FileProcessJob } from './file-process.job';
@@ -39,7 +42,7 @@ const directUploads = [resumableStore, ResumableUploadsRepository, ResumableUplo
 
 @Module({
   imports: [ScanningModule],
-  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ReconcileKeySpaces, Reconciler, ...directUploads, ...FILE_JOB_HANDLERS],
+  providers: [mediaProcessor, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesRepository, FileCategoriesService, MaintenanceRepository, ReconcileKeySpaces, Reconciler, StoredContentScanner, ContentQuarantine, FileRescanService, ...directUploads, ...FILE_JOB_HANDLERS],
   exports: [ReconcileKeySpaces, Reconciler, FilesRepository, FilesService, FileUploadService, FileSharesService, FilePreviewsService, QuotasService, FileCategoriesService, RESUMABLE_STORE, ResumableUploadsService, MultipartUploadsService, ...FILE_JOB_HANDLERS],
 })
 export class FilesModule {}

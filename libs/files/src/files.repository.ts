@@ -309,8 +309,8 @@ export class FilesRepository {
     status: File['status'],
     data: { sniffedMime: string | null; size: number; sha256: string; pageCount: number | null; width: number | null; height: number | null },
     thumbnails: { variant: string; storageKey: string; mime: string; width: number; height: number; size: number }[],
-    /** The clean scan (clamd's VERSION answer), or null when the bytes were not scanned. */
-    scannedWith: string | null = null,
+    /** The clean scan (clamd's VERSION answer and its database version), or null when the bytes were not scanned. */
+    scan: { scannedWith: string; database: number | null } | null = null,
   ): Promise<boolean> {
     const [orgId, ownerId] = tenantId.startsWith('user:') ? [null, tenantId.slice('user:'.length)] : [tenantId, null];
     const rows = await this.db.$queryRaw<{ moved: number }[]>`
@@ -319,7 +319,8 @@ export class FilesRepository {
           "status" = ${status}::"FileStatus", "sniffedMime" = ${data.sniffedMime}, "size" = ${data.size}, "sha256" = ${data.sha256},
           "pageCount" = ${data.pageCount}, "width" = ${data.width}, "height" = ${data.height},
           "processedAt" = now(), "failureReason" = NULL, "updatedAt" = now(),
-          "virusSignature" = NULL, "scannedWith" = ${scannedWith}, "scannedAt" = ${scannedWith === null ? null : new Date()}
+          "virusSignature" = NULL, "scannedWith" = ${scan?.scannedWith ?? null}, "scannedAt" = ${scan ? new Date() : null},
+          "scanDatabaseVersion" = ${scan?.database ?? null}::int
         WHERE "id" = ${id} AND "status" = 'PROCESSING' AND "deletedAt" IS NULL
           AND (("organizationId" = ${orgId}) OR (${orgId}::text IS NULL AND "organizationId" IS NULL AND "ownerId" = ${ownerId}))
         RETURNING "id"

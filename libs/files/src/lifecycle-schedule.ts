@@ -6,8 +6,9 @@ import { LIFECYCLE_TASKS, type QueueDriver } from '@app/queue';
  * the embedded profile); BullMQ keeps one schedule per task however many processes call this.
  */
 export async function scheduleLifecycleJobs(driver: QueueDriver, config: AppConfig): Promise<void> {
-  const everyMs = config.lifecycle.sweepIntervalSeconds * 1000;
   for (const task of LIFECYCLE_TASKS) {
-    await driver.schedule(`lifecycle:${task}`, 'lifecycle.sweep', { task }, everyMs);
+    // Rescans have their own pace (CLAMAV_RESCAN_INTERVAL_SECONDS): a signature update may outdate every file.
+    const seconds = task === 'rescan-outdated' ? config.scanning.rescanIntervalSeconds : config.lifecycle.sweepIntervalSeconds;
+    await driver.schedule(`lifecycle:${task}`, 'lifecycle.sweep', { task }, seconds * 1000);
   }
 }

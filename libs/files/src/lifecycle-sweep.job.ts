@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { JobHandler, JobOutcome, JobPayloads } from '@app/queue';
 import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
+import { FileRescanService } from './file-rescan.service';
 import { MaintenanceRepository } from './maintenance.repository';
 import { MultipartUploadsService } from './multipart/multipart-uploads.service';
 import { ResumableUploadsService } from './resumable/resumable-uploads.service';
@@ -18,7 +19,8 @@ const RECEIVED_GRACE_MS = 5 * 60_000;
  * files past the retention, reconcile storage with the records (`collect-orphans`: the Reconciler, repairing), queue
  * stalled processing again, make files of tus uploads that received every byte but met an outage on the way to
  * becoming one, remove expired resumable (tus) uploads and abort stale multipart uploads (both after
- * RESUMABLE_UPLOAD_TTL_SECONDS). Each run handles a bounded batch and logs what it removed; the schedule repeats it.
+ * RESUMABLE_UPLOAD_TTL_SECONDS), rescan READY files scanned by an older clamd database (`rescan-outdated`). Each run
+ * handles a bounded batch and logs what it removed; the schedule repeats it.
  */
 @Injectable()
 export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
@@ -32,6 +34,7 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
     private readonly resumable: ResumableUploadsService,
     private readonly multipart: MultipartUploadsService,
     private readonly reconciler: Reconciler,
+    private readonly rescans: FileRescanService,
   ) {}
 
   async handle({ task }: JobPayloads['lifecycle.sweep']): Promise<JobOutcome> {
@@ -85,6 +88,12 @@ export class LifecycleSweepJob implements JobHandler<'lifecycle.sweep'> {
         // A job lost with Redis' memory (no persistence, a flush) or retried to exhaustion while a dependency was down.
         const count = await this.maintenance.requeueStalled(new Date(now - rules.stalledProcessingSeconds * 1000), BATCH);
         return this.done(task, `${count} stalled file(s) queued again`, count);
+      }
+      case 'rescan-outdated': {
+        const report = await this.rescans.rescanOutdated();
+        if (report.skipped) return { status: 'skipped', detail: report.skipped };
+        const detail = `${report.checked} file(s) rescanned with database ${report.database}, ${report.quarantined} quarantined${report.interrupted ? `; stopped: ${report.interrupted}` : ''}`;
+        return this.done(task, detail, report.checked);
       }
     }
   }

@@ -1,11 +1,30 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Prisma, PRISMA, type Db } from '@app/database';
+import { Prisma, PRISMA, type Db, type File } from '@app/database';
 import { addOutboxJob } from '@app/queue';
+import { emitFileEvent } from './file-events';
+import { nextStatus } from './file-lifecycle';
 import { tenantIdOf } from './files.repository';
 
 export interface KeyedRow {
   id: string;
   storageKey: string;
+}
+
+/** A READY file whose scan is older than the scanner's signature database. */
+export interface OutdatedScan {
+  id: string;
+  storageKey: string;
+  sha256: string | null;
+  size: bigint | null;
+}
+
+/** What clamd found in bytes a rescan (or a first scan) quarantines. */
+export interface QuarantineVerdict {
+  signature: string;
+  /** clamd's VERSION answer. */
+  scannedWith: string;
+  /** Its signature database version, when it names one. */
+  database: number | null;
 }
 
 export interface PurgeCandidate {
@@ -191,5 +210,63 @@ export class MaintenanceRepository {
   async deleteFile(id: string): Promise<void> {
     // Versions, associations, thumbnails, links and grants go with it (ON DELETE CASCADE).
     await this.db.file.deleteMany({ where: { id } });
+  }
+
+  /**
+   * READY files whose bytes were last checked against a signature database older than `database`, or against none
+   * recorded (scanned before versions were kept, or READY before scanning was turned on): the oldest first.
+   */
+  outdatedScans(database: number, limit: number): Promise<OutdatedScan[]> {
+    return this.db.$queryRaw<OutdatedScan[]>`
+      SELECT "id", "storageKey", "sha256", "size" FROM "File"
+      WHERE "status" = 'READY' AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}
+        AND ("scanDatabaseVersion" IS NULL OR "scanDatabaseVersion" < ${database})
+      ORDER BY "scanDatabaseVersion" ASC NULLS FIRST, "id"
+      LIMIT ${limit}`;
+  }
+
+  /**
+   * Records that the bytes under `key` were checked against `database`: scanned clean (`scannedWith`), or not
+   * scannable (too large, gone: null), so the next runs move on. Only READY files still pointing at `key`.
+   */
+  async recordScanCheck(ids: string[], key: string, database: number, scannedWith: string | null): Promise<number> {
+    const { count } = await this.db.file.updateMany({
+      where: { id: { in: ids }, storageKey: key, status: 'READY' },
+      data: { scanDatabaseVersion: database, ...(scannedWith ? { scannedWith, scannedAt: new Date() } : {}) },
+    });
+    return count;
+  }
+
+  /**
+   * Infected bytes under `key`, already copied to `target`, in one transaction: every READY file serving them
+   * becomes QUARANTINED with the verdict (a file.quarantined event each, as a first-scan hit), every record pointing
+   * at them (files of any status, versions) is repointed to `target`, and the old key is queued for deletion.
+   * Across tenants by design: records sharing an object (content de-duplication, shares) share its bytes.
+   */
+  async quarantineContent(key: string, target: string, verdict: QuarantineVerdict): Promise<File[]> {
+    const reason = `Quarantined: infected with ${verdict.signature}`;
+    return this.db.$transaction(async (tx) => {
+      const now = new Date();
+      const quarantined = await tx.file.updateManyAndReturn({
+        where: { storageKey: key, status: 'READY' },
+        data: {
+          status: nextStatus('READY', 'infected'),
+          failureReason: reason,
+          virusSignature: verdict.signature,
+          scannedWith: verdict.scannedWith,
+          scannedAt: now,
+          scanDatabaseVersion: verdict.database,
+        },
+      });
+      if (target !== key) {
+        await tx.file.updateMany({ where: { storageKey: key }, data: { storageKey: target } });
+        await tx.fileVersion.updateMany({ where: { storageKey: key }, data: { storageKey: target } });
+        await addOutboxJob(tx, 'storage.delete-object', { key, reason: 'infected bytes moved to quarantine' });
+      }
+      for (const file of quarantined) {
+        if (!file.deletedAt) await emitFileEvent(tx, 'file.quarantined', file, { signature: verdict.signature, reason });
+      }
+      return quarantined;
+    });
   }
 }

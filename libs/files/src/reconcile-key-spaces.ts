@@ -4,8 +4,10 @@ import { Injectable } from '@nestjs/common';
  * The service's own key spaces (StorageLocator); anything else in a shared bucket is never touched. `staging/`
  * holds direct uploads not yet completed: an UPLOADING record points at its staging object (in flight); once
  * completed the record points elsewhere, so bytes written to the old URL afterwards are orphans like any other.
+ * `quarantine/` holds infected bytes moved out of `objects/` (ContentQuarantine): QUARANTINED records point at them,
+ * so they are referenced, never orphans; a copy whose transaction failed is an orphan like any other.
  */
-export const MANAGED_PREFIXES = ['objects/', 'derived/', 'staging/'] as const;
+export const MANAGED_PREFIXES = ['objects/', 'derived/', 'staging/', 'quarantine/'] as const;
 
 /**
  * Keys a module writes for uploads still in progress, before a record points at them (tus uploads, S3 multipart

@@ -18,7 +18,7 @@ export interface JobPayloads {
 export const FILE_EVENTS = ['file.uploaded', 'file.ready', 'file.failed', 'file.quarantined', 'file.deleted', 'file.shared', 'file.attached'] as const;
 export type FileEventName = (typeof FILE_EVENTS)[number] | 'ping';
 
-export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted', 'collect-orphans', 'requeue-stalled', 'expire-resumable', 'finish-resumable', 'abort-stale-multipart'] as const;
+export const LIFECYCLE_TASKS = ['expire-temporary', 'abandoned-uploads', 'purge-deleted', 'collect-orphans', 'requeue-stalled', 'expire-resumable', 'finish-resumable', 'abort-stale-multipart', 'rescan-outdated'] as const;
 export type LifecycleTask = (typeof LIFECYCLE_TASKS)[number];
 
 export type JobName = keyof JobPayloads;

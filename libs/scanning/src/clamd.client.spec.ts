@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseClamdAddress } from './clamd-address';
 import { ClamdClient, parseScanReply, ScannerUnavailableError } from './clamd.client';
-import { verdictKey } from './virus-scanner';
+import { parseClamdVersion, verdictKey } from './virus-scanner';
 
 /** What the fake clamd saw of one INSTREAM conversation. */
 interface Received {
@@ -282,5 +282,12 @@ describe('verdictKey', () => {
   it('is engine and database version when VERSION names a database, else null (no reuse)', () => {
     expect(verdictKey('ClamAV 1.4.6/27000/Thu Nov 26 08:00:00 2026')).toBe('ClamAV 1.4.6/27000');
     expect(verdictKey('ClamAV 1.4.6')).toBeNull();
+  });
+});
+
+describe('parseClamdVersion', () => {
+  it('takes engine, database version and date apart', () => {
+    expect(parseClamdVersion('ClamAV 1.4.6/27000/Thu Nov 26 08:00:00 2026')).toEqual({ engine: '1.4.6', database: 27000, databaseDate: 'Thu Nov 26 08:00:00 2026' });
+    expect(parseClamdVersion('ClamAV 1.4.6')).toEqual({ engine: '1.4.6', database: null, databaseDate: null });
   });
 });

@@ -25,3 +25,19 @@ export function verdictKey(version: string): string | null {
   const match = /^(ClamAV [^/\s]+\/\d+)\//.exec(version.trim());
   return match ? match[1] : null;
 }
+
+/** clamd's VERSION answer taken apart: `ClamAV 1.4.6/27000/Tue Nov 25 09:00:00 2026`. */
+export interface ClamdVersion {
+  /** The engine, `1.4.6`. */
+  engine: string;
+  /** The signature database version (daily's), or null when clamd loaded only local signature files. */
+  database: number | null;
+  /** When that database was built, as clamd prints it. */
+  databaseDate: string | null;
+}
+
+export function parseClamdVersion(version: string): ClamdVersion {
+  const match = /^ClamAV ([^/\s]+)(?:\/(\d+)(?:\/(.+))?)?$/.exec(version.trim());
+  if (!match) return { engine: version.trim(), database: null, databaseDate: null };
+  return { engine: match[1]!, database: match[2] ? Number(match[2]) : null, databaseDate: match[3] ?? null };
+}

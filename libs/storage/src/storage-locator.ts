@@ -29,6 +29,16 @@ export const StorageLocator = {
     const h = digest('staging', tenantId, fileId, randomBytes(16).toString('hex'));
     return `staging/${h.slice(0, 2)}/${h.slice(2, 4)}/${h}`;
   },
+  /**
+   * Where infected bytes move when a rescan quarantines them, so that URLs already handed out for the old key (S3
+   * pre-signed, or the local driver's signed URLs) find nothing. A function of the old key: moving again is the same.
+   */
+  quarantineKey(originalKey: string): string {
+    assertValidKey(originalKey);
+    if (originalKey.startsWith('quarantine/')) return originalKey;
+    const h = digest('quarantine', originalKey);
+    return `quarantine/${h.slice(0, 2)}/${h.slice(2, 4)}/${h}`;
+  },
   /** Derived objects (thumbnails, previews) live beside the original's hash. */
   derivedKey(originalKey: string, variant: string): string {
     assertValidKey(originalKey);
