@@ -198,3 +198,17 @@ export class RangeNotSatisfiableError extends Error {
     this.name = 'RangeNotSatisfiableError';
   }
 }
+
+/**
+ * The store made no progress for `idleMs` while we waited on it (it stopped answering without closing its
+ * connections): an outage, answered 503 like a refused connection.
+ */
+export class StorageStalledError extends Error {
+  constructor(
+    readonly idleMs: number,
+    readonly phase: 'request' | 'response',
+  ) {
+    super(`Storage made no progress for ${idleMs} ms while ${phase === 'request' ? 'sending a request or awaiting its answer' : 'sending an answer'}`);
+    this.name = 'StorageStalledError';
+  }
+}
