@@ -1,6 +1,7 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { expectConsistent } from '../support/consistency';
+import { waitFor } from '../support/wait';
 import { waitForStartupSweeps } from '../support/startup-sweeps';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { ChaosMinio, ChaosPostgres, ChaosRedis, chaosEnv, useChaosEnv } from './support/services';
@@ -13,8 +14,9 @@ import { HUNG_MS, startTraffic, waitForAnswers } from './support/traffic';
 // each scenario.
 
 const MB = 1024 * 1024;
-// Low, so a stalled store costs seconds here (the default is 30 s); every scenario runs with it.
-const STALL_TIMEOUT_MS = 1500;
+// Low, so a stalled store costs seconds here (the default is 30 s); every scenario runs with it. Not lower: the
+// stall guard cannot see bytes sitting in socket buffers, and the slowed scenario takes about a second to drain them.
+const STALL_TIMEOUT_MS = 3000;
 
 async function upload(app: TestApp, token: string, bytes: Buffer, name: string): Promise<{ status: number; id?: string; message?: string; retryAfter: string | null }> {
   const form = new FormData();
@@ -277,6 +279,35 @@ describe('chaos: object storage', () => {
     await expectConsistent(app);
   }, 180_000);
 
+  it('storage stalled mid-upload (MinIO stops reading): a clear 503, no record and no object left, and the retry succeeds', async () => {
+    const bytes = randomBytes(24 * MB);
+    const before = await app.db.file.count();
+    proxy.delayMs = 5;
+    const sent = proxy.bytesToTarget;
+    const attempt = upload(app, token, bytes, 'stalled-mid-upload.bin');
+    try {
+      // Once a part is on its way to MinIO.
+      await waitFor(async () => proxy.bytesToTarget - sent > 2 * MB, 30_000, 'the upload reaching MinIO', { intervalMs: 10 });
+      proxy.stall(true);
+      const result = await attempt;
+      expect({ status: result.status, retryAfter: result.retryAfter, message: result.message }).toEqual({
+        status: 503,
+        retryAfter: expect.stringMatching(/^\d+$/),
+        message: expect.stringMatching(/storage/i),
+      });
+      expect(await app.db.file.count()).toBe(before);
+    } finally {
+      proxy.stall(false);
+      proxy.delayMs = 0;
+    }
+    await expectConsistent(app);
+
+    const retry = await upload(app, token, bytes, 'stalled-mid-upload.bin');
+    expect(retry.status).toBe(201);
+    expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 90_000)).toMatchObject({ status: 'READY' });
+    await expectConsistent(app);
+  }, 180_000);
+
   it('a download read slowly (the client pausing longer than the stall time-out) is not cut: every byte arrives', async () => {
     // Larger than every buffer between MinIO and the client, so the pause holds the service's read from MinIO.
     const bytes = randomBytes(24 * MB);
@@ -285,7 +316,7 @@ describe('chaos: object storage', () => {
     await app.waitForStatus(stored.id!, token, ['READY'], 60_000);
     await makePublic(app, token, stored.id!);
 
-    const slow = await slowDownload(`${app.url}/public/files/${stored.id}`, 2 * STALL_TIMEOUT_MS + 1000);
+    const slow = await slowDownload(`${app.url}/public/files/${stored.id}`, STALL_TIMEOUT_MS + 2000);
     expect(slow.status).toBe(200);
     expect(slow.bytes.length).toBe(bytes.length);
     expect(createHash('sha256').update(slow.bytes).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));

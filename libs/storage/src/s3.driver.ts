@@ -261,11 +261,12 @@ export class S3StorageDriver implements StorageDriver {
   }
 
   /** ListMultipartUploads; `after` is the JSON of S3's (key, upload id) markers. */
-  async listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage> {
+  async listIncompleteUploads(options: { after?: string; limit: number; prefix?: string }): Promise<IncompleteUploadPage> {
     const marker = options.after ? (JSON.parse(options.after) as { key: string; uploadId: string }) : undefined;
     const page = await this.client.send(
       new ListMultipartUploadsCommand({
         Bucket: this.bucket,
+        Prefix: options.prefix,
         KeyMarker: marker?.key,
         UploadIdMarker: marker?.uploadId,
         MaxUploads: Math.max(1, Math.min(1000, options.limit)),

@@ -153,9 +153,10 @@ export interface StorageDriver {
   list(options: ListOptions): Promise<ListPage>;
   /**
    * Uploads begun and not finished, a page at a time (for housekeeping: the reconciler aborts those older than
-   * its minimum age). S3: ListMultipartUploads; local: partial files in the temp directory.
+   * its minimum age). S3: ListMultipartUploads; local: partial files in the temp directory. `prefix`: only those whose
+   * key starts with it.
    */
-  listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage>;
+  listIncompleteUploads(options: { after?: string; limit: number; prefix?: string }): Promise<IncompleteUploadPage>;
   /** Discards an incomplete upload and the parts it holds. Idempotent. */
   abortIncompleteUpload(upload: IncompleteUpload): Promise<void>;
   copy(sourceKey: string, targetKey: string, options?: { signal?: AbortSignal }): Promise<void>;

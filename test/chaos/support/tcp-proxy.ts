@@ -16,6 +16,7 @@ export class TcpProxy {
   private stalled = false;
   private refusing = false;
   private connectionsSeen = 0;
+  private forwarded = 0;
 
   private constructor(
     private readonly server: Server,
@@ -37,6 +38,11 @@ export class TcpProxy {
   /** Connections accepted since start (refused ones included). */
   get connections(): number {
     return this.connectionsSeen;
+  }
+
+  /** Bytes passed on to the target since start. */
+  get bytesToTarget(): number {
+    return this.forwarded;
   }
 
   /** Connections open right now. */
@@ -131,7 +137,7 @@ export class TcpProxy {
     };
     client.on('close', closed);
     upstream.on('close', closed);
-    this.pipe(client, upstream);
+    this.pipe(client, upstream, (n) => (this.forwarded += n));
     this.pipe(upstream, client);
     if (this.paused) {
       client.pause();
@@ -140,9 +146,10 @@ export class TcpProxy {
   }
 
   // Chunks keep their order: each waits for the previous one's delay.
-  private pipe(from: Socket, to: Socket): void {
+  private pipe(from: Socket, to: Socket, count?: (bytes: number) => void): void {
     let tail = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
+      count?.(chunk.length);
       const delay = this.delayMs;
       if (delay <= 0) {
         tail = tail.then(() => {
