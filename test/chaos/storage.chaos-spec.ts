@@ -224,7 +224,7 @@ describe('chaos: object storage', () => {
     await expectConsistent(app);
   }, 180_000);
 
-  it('storage stalled (connections open, nothing answers): upload, download, multipart start and /health answer 503 at once; afterwards all works, nothing half-written', async () => {
+  it('storage stalled (connections open, nothing answers): upload, download, multipart start and /health answer 503 instead of hanging; afterwards all works, nothing half-written', async () => {
     const bytes = randomBytes(2 * MB);
     const stored = await upload(app, token, bytes, 'before-stall.bin');
     expect(stored.status).toBe(201);
