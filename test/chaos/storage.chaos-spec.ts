@@ -1,17 +1,22 @@
 import { randomBytes, createHash } from 'node:crypto';
 import { request } from 'node:http';
 import { expectConsistent } from '../support/consistency';
+import { waitFor } from '../support/wait';
 import { waitForStartupSweeps } from '../support/startup-sweeps';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { ChaosMinio, ChaosPostgres, ChaosRedis, chaosEnv, useChaosEnv } from './support/services';
 import { TcpProxy } from './support/tcp-proxy';
-import { startTraffic, waitForAnswers } from './support/traffic';
+import { HUNG_MS, startTraffic, waitForAnswers } from './support/traffic';
 
-// Object storage misbehaving: MinIO stopped and started, slowed and cut by a TCP proxy between the service (API and
-// worker) and MinIO; clients that go away mid-upload and mid-download. Uploads get clear 503s, retries succeed,
-// nothing is half-written, and the reconciler finds storage and records in agreement after each scenario.
+// Object storage misbehaving: MinIO stopped and started, slowed, cut and stalled by a TCP proxy between the service
+// (API and worker) and MinIO; clients that go away mid-upload and mid-download, or read slowly. Uploads get clear
+// 503s, retries succeed, nothing is half-written, and the reconciler finds storage and records in agreement after
+// each scenario.
 
 const MB = 1024 * 1024;
+// Low, so a stalled store costs seconds here (the default is 30 s); every scenario runs with it. Not lower: the
+// stall guard cannot see bytes sitting in socket buffers, and the slowed scenario takes about a second to drain them.
+const STALL_TIMEOUT_MS = 3000;
 
 async function upload(app: TestApp, token: string, bytes: Buffer, name: string): Promise<{ status: number; id?: string; message?: string; retryAfter: string | null }> {
   const form = new FormData();
@@ -61,6 +66,40 @@ function abandonUpload(app: TestApp, token: string, totalBytes: number, sendByte
   });
 }
 
+/** Downloads `url` reading like a slow client: the first bytes, then nothing for `pauseMs`, then the rest. */
+function slowDownload(url: string, pauseMs: number): Promise<{ status: number; bytes: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, (res) => {
+      const chunks: Buffer[] = [];
+      let received = 0;
+      let paused = false;
+      res.on('data', (chunk: Buffer) => {
+        chunks.push(chunk);
+        received += chunk.length;
+        if (!paused && received >= 64 * 1024) {
+          // Not reading: the socket's buffers fill and the server has to wait (backpressure).
+          paused = true;
+          res.pause();
+          setTimeout(() => res.resume(), pauseMs);
+        }
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, bytes: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function makePublic(app: TestApp, token: string, id: string): Promise<void> {
+  const res = await fetch(`${app.url}/files/${id}`, {
+    method: 'PATCH',
+    headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ visibility: 'public' }),
+  });
+  expect(res.status).toBe(200);
+}
+
 /** Reads the first bytes of a download, then drops the connection. */
 function abandonDownload(url: string): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -88,7 +127,7 @@ describe('chaos: object storage', () => {
     proxy = await TcpProxy.start(minio.port);
     // API and worker reach MinIO only through the proxy.
     useChaosEnv(chaosEnv({ pg, redis, s3Endpoint: `http://127.0.0.1:${proxy.port}` }));
-    app = await startTestApp({ MAX_UPLOAD_BYTES: String(64 * MB) }, { databaseUrl: pg.url });
+    app = await startTestApp({ MAX_UPLOAD_BYTES: String(64 * MB), S3_STALL_TIMEOUT_MS: String(STALL_TIMEOUT_MS) }, { databaseUrl: pg.url });
     token = app.token({ sub: 'sam', org: 'storage-chaos' });
     await waitForStartupSweeps(app);
   }, 180_000);
@@ -174,12 +213,7 @@ describe('chaos: object storage', () => {
     const stored = await upload(app, token, bytes, 'download.bin');
     expect(stored.status).toBe(201);
     await app.waitForStatus(stored.id!, token, ['READY'], 60_000);
-    const patch = await fetch(`${app.url}/files/${stored.id}`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ visibility: 'public' }),
-    });
-    expect(patch.status).toBe(200);
+    await makePublic(app, token, stored.id!);
     const publicUrl = `${app.url}/public/files/${stored.id}`;
     for (let round = 0; round < 6; round++) await Promise.all(Array.from({ length: 12 }, () => abandonDownload(publicUrl)));
 
@@ -189,4 +223,103 @@ describe('chaos: object storage', () => {
     expect((await fetch(`${app.url}/health`)).status).toBe(200);
     await expectConsistent(app);
   }, 180_000);
+
+  it('storage stalled (connections open, nothing answers): upload, download, multipart start and /health answer 503 instead of hanging; afterwards all works, nothing half-written', async () => {
+    const bytes = randomBytes(2 * MB);
+    const stored = await upload(app, token, bytes, 'before-stall.bin');
+    expect(stored.status).toBe(201);
+    await app.waitForStatus(stored.id!, token, ['READY'], 60_000);
+    await makePublic(app, token, stored.id!);
+    const publicUrl = `${app.url}/public/files/${stored.id}`;
+    const before = await app.db.file.count();
+    const unavailable = { status: 503, retryAfter: expect.stringMatching(/^\d+$/), code: 'STORAGE_UNAVAILABLE', message: expect.stringMatching(/storage/i) };
+    const answer = async (res: Response) => {
+      const body = (await res.json()) as { code?: string; message?: string };
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), code: body.code, message: body.message };
+    };
+
+    proxy.stall(true);
+    try {
+      // Each would wait for MinIO forever (the proxy never closes): HUNG_MS is only the test's ceiling.
+      const [uploaded, downloaded, started, health] = await Promise.all([
+        upload(app, token, randomBytes(256 * 1024), 'stalled.bin'),
+        fetch(publicUrl, { signal: AbortSignal.timeout(HUNG_MS) }).then(answer),
+        fetch(`${app.url}/files/multipart`, {
+          method: 'POST',
+          headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ filename: 'stalled-multipart.bin', size: 6 * MB }),
+          signal: AbortSignal.timeout(HUNG_MS),
+        }).then(answer),
+        fetch(`${app.url}/health`, { signal: AbortSignal.timeout(HUNG_MS) }).then(async (res) => ({ status: res.status, body: (await res.json()) as unknown })),
+      ]);
+      expect({ status: uploaded.status, retryAfter: uploaded.retryAfter, message: uploaded.message }).toEqual({
+        status: 503,
+        retryAfter: expect.stringMatching(/^\d+$/),
+        message: expect.stringMatching(/storage/i),
+      });
+      expect(downloaded).toEqual(unavailable);
+      expect(started).toEqual(unavailable);
+      expect(health).toEqual({
+        status: 503,
+        body: expect.objectContaining({ status: 'unavailable', checks: expect.objectContaining({ storage: expect.objectContaining({ status: 'down' }) }) }),
+      });
+      // Neither the upload nor the multipart start left a record.
+      expect(await app.db.file.count()).toBe(before);
+    } finally {
+      proxy.stall(false);
+    }
+
+    const whole = await fetch(publicUrl, { signal: AbortSignal.timeout(HUNG_MS) });
+    expect(whole.status).toBe(200);
+    expect(createHash('sha256').update(Buffer.from(await whole.arrayBuffer())).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    const retry = await upload(app, token, randomBytes(256 * 1024), 'stalled.bin');
+    expect(retry.status).toBe(201);
+    expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 60_000)).toMatchObject({ status: 'READY' });
+    expect((await fetch(`${app.url}/health`)).status).toBe(200);
+    await expectConsistent(app);
+  }, 180_000);
+
+  it('storage stalled mid-upload (MinIO stops reading): a clear 503, no record and no object left, and the retry succeeds', async () => {
+    const bytes = randomBytes(24 * MB);
+    const before = await app.db.file.count();
+    proxy.delayMs = 5;
+    const sent = proxy.bytesToTarget;
+    const attempt = upload(app, token, bytes, 'stalled-mid-upload.bin');
+    try {
+      // Once a part is on its way to MinIO.
+      await waitFor(async () => proxy.bytesToTarget - sent > 2 * MB, 30_000, 'the upload reaching MinIO', { intervalMs: 10 });
+      proxy.stall(true);
+      const result = await attempt;
+      expect({ status: result.status, retryAfter: result.retryAfter, message: result.message }).toEqual({
+        status: 503,
+        retryAfter: expect.stringMatching(/^\d+$/),
+        message: expect.stringMatching(/storage/i),
+      });
+      expect(await app.db.file.count()).toBe(before);
+    } finally {
+      proxy.stall(false);
+      proxy.delayMs = 0;
+    }
+    await expectConsistent(app);
+
+    const retry = await upload(app, token, bytes, 'stalled-mid-upload.bin');
+    expect(retry.status).toBe(201);
+    expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 90_000)).toMatchObject({ status: 'READY' });
+    await expectConsistent(app);
+  }, 180_000);
+
+  it('a download read slowly (the client pausing longer than the stall time-out) is not cut: every byte arrives', async () => {
+    // Larger than every buffer between MinIO and the client, so the pause holds the service's read from MinIO.
+    const bytes = randomBytes(24 * MB);
+    const stored = await upload(app, token, bytes, 'slow-reader.bin');
+    expect(stored.status).toBe(201);
+    await app.waitForStatus(stored.id!, token, ['READY'], 60_000);
+    await makePublic(app, token, stored.id!);
+
+    const slow = await slowDownload(`${app.url}/public/files/${stored.id}`, STALL_TIMEOUT_MS + 2000);
+    expect(slow.status).toBe(200);
+    expect(slow.bytes.length).toBe(bytes.length);
+    expect(createHash('sha256').update(slow.bytes).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
+    await expectConsistent(app);
+  }, 120_000);
 });

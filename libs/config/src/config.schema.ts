@@ -43,6 +43,9 @@ export const configSchema = z
     S3_ACCESS_KEY_ID: z.string().min(1).optional(),
     S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
     S3_FORCE_PATH_STYLE: bool.default(false),
+    // A request to S3 on which the store makes no progress for this long fails with a 503 (a store that stops
+    // answering without closing its connections). Idle time only: a slow download or upload that moves is never cut.
+    S3_STALL_TIMEOUT_MS: positiveInt.min(100).max(600_000).default(30_000),
     AUTH_JWT_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
     AUTH_JWKS_URL: z.url().optional(),
     FILE_CLIENTS: z
@@ -182,6 +185,7 @@ export interface AppConfig {
         accessKeyId: string;
         secretAccessKey: string;
         forcePathStyle: boolean;
+        stallTimeoutMs: number;
         signingSecret: string;
       };
   auth: { jwtSecret: string; usingDevelopmentSecret: boolean; jwksUrl?: string };

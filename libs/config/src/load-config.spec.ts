@@ -18,6 +18,7 @@ describe('loadConfig', () => {
     [{ MAX_UPLOAD_BYTES: 'lots' }, /^Invalid configuration: MAX_UPLOAD_BYTES /],
     [{ STORAGE_DRIVER: 'ftp' }, /^Invalid configuration: STORAGE_DRIVER /],
     [{ STORAGE_DRIVER: 's3' }, /^Invalid configuration: S3_BUCKET is required when STORAGE_DRIVER=s3$/],
+    [{ S3_STALL_TIMEOUT_MS: '0' }, /^Invalid configuration: S3_STALL_TIMEOUT_MS /],
     [{ DATABASE_URL: 'mysql://x' }, /^Invalid configuration: DATABASE_URL must be a postgresql:\/\/ URL$/],
     [{ FILE_CLIENTS: '{not json' }, /^Invalid configuration: FILE_CLIENTS must be valid JSON$/],
     [{ FILE_CLIENTS: '{"c1": "short"}' }, /^Invalid configuration: FILE_CLIENTS must be a JSON object/],
@@ -58,6 +59,6 @@ describe('loadConfig', () => {
       S3_FORCE_PATH_STYLE: 'true',
       S3_ENDPOINT: 'http://127.0.0.1:9000',
     });
-    expect(config.storage).toMatchObject({ driver: 's3', bucket: 'files', forcePathStyle: true, region: 'us-east-1' });
+    expect(config.storage).toMatchObject({ driver: 's3', bucket: 'files', forcePathStyle: true, region: 'us-east-1', stallTimeoutMs: 30000 });
   });
 });

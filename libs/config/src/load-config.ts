@@ -45,6 +45,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
             accessKeyId: raw.S3_ACCESS_KEY_ID!,
             secretAccessKey: raw.S3_SECRET_ACCESS_KEY!,
             forcePathStyle: raw.S3_FORCE_PATH_STYLE,
+            stallTimeoutMs: raw.S3_STALL_TIMEOUT_MS,
             signingSecret,
           }
         : { driver: 'local', root: join(dataDir, 'objects'), signingSecret },

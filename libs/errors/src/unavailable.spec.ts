@@ -16,6 +16,8 @@ describe('unavailableDependency', () => {
     expect(unavailableDependency(Object.assign(new Error('socket hang up'), { name: 'TimeoutError', $metadata: {} }))).toBe('storage');
     expect(unavailableDependency(Object.assign(new Error('Server not initialized'), { name: 'XMinioServerNotInitialized', $metadata: { httpStatusCode: 503 } }))).toBe('storage');
     expect(unavailableDependency(new Error('upload failed', { cause: Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED', $metadata: {} }) }))).toBe('storage');
+    // A store that stopped answering without closing its connections (libs/storage's stall guard).
+    expect(unavailableDependency(Object.assign(new Error('Storage made no progress for 1000 ms'), { name: 'StorageStalledError' }))).toBe('storage');
   });
 
   it('recognises the virus scanner down: a refused connection, a silence or an ERROR reply', () => {

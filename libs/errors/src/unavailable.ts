@@ -57,6 +57,8 @@ export function unavailableDependency(error: unknown): UnavailableDependency | u
     const e = current as Shaped;
     if (isDatabaseError(e)) return 'database';
     if (isStorageError(e)) return 'storage';
+    // libs/storage's error for a store that stopped answering without closing its connections.
+    if (e.name === 'StorageStalledError') return 'storage';
     // libs/scanning's error for a clamd that refused, timed out or answered ERROR.
     if (e.name === 'ScannerUnavailableError') return 'virus scanner';
     if (typeof e.code === 'string' && SOCKET_CODES.has(e.code)) {

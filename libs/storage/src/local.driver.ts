@@ -300,7 +300,7 @@ export class LocalStorageDriver implements StorageDriver {
   }
 
   /** Partial writes in the temp directory (a put or copy in progress, or one a crash interrupted), by name. */
-  async listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage> {
+  async listIncompleteUploads(options: { after?: string; limit: number; prefix?: string }): Promise<IncompleteUploadPage> {
     const limit = Math.max(1, Math.min(1000, options.limit));
     let names: string[];
     try {
@@ -309,7 +309,7 @@ export class LocalStorageDriver implements StorageDriver {
       if (isMissing(error)) return { uploads: [] };
       throw error;
     }
-    const page = names.filter((n) => !options.after || n > options.after).sort();
+    const page = names.filter((n) => (!options.after || n > options.after) && `.tmp/${n}`.startsWith(options.prefix ?? '')).sort();
     const uploads: IncompleteUpload[] = [];
     for (const name of page.slice(0, limit)) {
       // Renamed into place (or removed) since the directory was read: no longer incomplete.

@@ -21,6 +21,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { createPresignedPost } from '@aws-sdk/s3-presigned-post';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { ByteCounter } from './byte-counter';
+import { StallGuardHttpHandler } from './stall-guard.handler';
 import {
   abortReason,
   assertExpiresIn,
@@ -51,6 +52,8 @@ import {
   type UploadedPart,
 } from './storage.driver';
 
+const DEFAULT_STALL_TIMEOUT_MS = 30_000;
+
 /** How every S3 client of the service talks to the store (the driver's, and tus' S3 store's). */
 export function s3ClientConfig(options: Omit<S3StorageOptions, 'bucket'>): S3ClientConfig {
   return {
@@ -63,6 +66,9 @@ export function s3ClientConfig(options: Omit<S3StorageOptions, 'bucket'>): S3Cli
     // implemented by every S3-compatible store; only send them where the API requires them.
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
+    // Fails a request the store stops answering (connections open, nothing moves) instead of waiting for the
+    // kernel; counts idle time only, so slow transfers are not cut (stall-guard.handler.ts).
+    requestHandler: new StallGuardHttpHandler(options.stallTimeoutMs ?? DEFAULT_STALL_TIMEOUT_MS),
   };
 }
 
@@ -74,6 +80,8 @@ export interface S3StorageOptions {
   accessKeyId: string;
   secretAccessKey: string;
   forcePathStyle: boolean;
+  /** A request on which the store makes no progress for this long fails with StorageStalledError. Default 30 s. */
+  stallTimeoutMs?: number;
   /** Multipart part size; memory per upload is about partSizeBytes * queueSize. Default 8 MiB. */
   partSizeBytes?: number;
   /** Parts uploaded in parallel per upload. Default 4. */
@@ -253,11 +261,12 @@ export class S3StorageDriver implements StorageDriver {
   }
 
   /** ListMultipartUploads; `after` is the JSON of S3's (key, upload id) markers. */
-  async listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage> {
+  async listIncompleteUploads(options: { after?: string; limit: number; prefix?: string }): Promise<IncompleteUploadPage> {
     const marker = options.after ? (JSON.parse(options.after) as { key: string; uploadId: string }) : undefined;
     const page = await this.client.send(
       new ListMultipartUploadsCommand({
         Bucket: this.bucket,
+        Prefix: options.prefix,
         KeyMarker: marker?.key,
         UploadIdMarker: marker?.uploadId,
         MaxUploads: Math.max(1, Math.min(1000, options.limit)),

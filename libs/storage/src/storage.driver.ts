@@ -153,9 +153,10 @@ export interface StorageDriver {
   list(options: ListOptions): Promise<ListPage>;
   /**
    * Uploads begun and not finished, a page at a time (for housekeeping: the reconciler aborts those older than
-   * its minimum age). S3: ListMultipartUploads; local: partial files in the temp directory.
+   * its minimum age). S3: ListMultipartUploads; local: partial files in the temp directory. `prefix`: only those whose
+   * key starts with it.
    */
-  listIncompleteUploads(options: { after?: string; limit: number }): Promise<IncompleteUploadPage>;
+  listIncompleteUploads(options: { after?: string; limit: number; prefix?: string }): Promise<IncompleteUploadPage>;
   /** Discards an incomplete upload and the parts it holds. Idempotent. */
   abortIncompleteUpload(upload: IncompleteUpload): Promise<void>;
   copy(sourceKey: string, targetKey: string, options?: { signal?: AbortSignal }): Promise<void>;
@@ -196,5 +197,19 @@ export class RangeNotSatisfiableError extends Error {
         (size === undefined ? '' : ` of ${size} bytes`),
     );
     this.name = 'RangeNotSatisfiableError';
+  }
+}
+
+/**
+ * The store made no progress for `idleMs` while we waited on it (it stopped answering without closing its
+ * connections): an outage, answered 503 like a refused connection.
+ */
+export class StorageStalledError extends Error {
+  constructor(
+    readonly idleMs: number,
+    readonly phase: 'request' | 'response',
+  ) {
+    super(`Storage made no progress for ${idleMs} ms while ${phase === 'request' ? 'sending a request or awaiting its answer' : 'sending an answer'}`);
+    this.name = 'StorageStalledError';
   }
 }

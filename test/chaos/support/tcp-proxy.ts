@@ -2,16 +2,21 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 
 /**
  * A TCP proxy between the service and one of its backing services, to inject network faults: every chunk can be
- * delayed, traffic paused (a black hole: connections stay open, nothing moves), live connections cut, and new
- * connections refused. Listens on 127.0.0.1 on a port of its own.
+ * delayed, traffic paused (a black hole: connections stay open, nothing moves), the service stalled (the same, and
+ * reset when it comes back), live connections cut, and new connections refused. Listens on 127.0.0.1 on a port of
+ * its own.
  */
 export class TcpProxy {
   /** Added to every chunk, both ways. */
   delayMs = 0;
   private readonly pairs = new Set<{ client: Socket; upstream: Socket }>();
+  /** Connections accepted during a stall: never connected upstream, never read. */
+  private readonly held = new Set<Socket>();
   private paused = false;
+  private stalled = false;
   private refusing = false;
   private connectionsSeen = 0;
+  private forwarded = 0;
 
   private constructor(
     private readonly server: Server,
@@ -33,6 +38,11 @@ export class TcpProxy {
   /** Connections accepted since start (refused ones included). */
   get connections(): number {
     return this.connectionsSeen;
+  }
+
+  /** Bytes passed on to the target since start. */
+  get bytesToTarget(): number {
+    return this.forwarded;
   }
 
   /** Connections open right now. */
@@ -57,6 +67,25 @@ export class TcpProxy {
     }
   }
 
+  /**
+   * While on, the service behind stops answering without closing anything: open connections stop moving, new ones
+   * are accepted and held (nothing read, nothing forwarded, never closed). Turning it off resets every connection of
+   * the stall, as a service restarted behind a live network would (what was sent meanwhile is lost, not delivered
+   * late); new connections go through again.
+   */
+  stall(on: boolean): void {
+    if (on) {
+      this.stalled = true;
+      this.pause();
+      return;
+    }
+    this.cut();
+    for (const client of this.held) client.resetAndDestroy();
+    this.held.clear();
+    this.stalled = false;
+    this.resume();
+  }
+
   /** Resets every live connection (both ends see the connection drop). */
   cut(): void {
     for (const { client, upstream } of this.pairs) {
@@ -74,6 +103,8 @@ export class TcpProxy {
 
   async close(): Promise<void> {
     this.cut();
+    for (const client of this.held) client.resetAndDestroy();
+    this.held.clear();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
 
@@ -81,6 +112,13 @@ export class TcpProxy {
     this.connectionsSeen++;
     if (this.refusing) {
       client.resetAndDestroy();
+      return;
+    }
+    if (this.stalled) {
+      client.pause();
+      this.held.add(client);
+      client.on('error', () => this.held.delete(client));
+      client.on('close', () => this.held.delete(client));
       return;
     }
     const upstream = connect(targetPort, targetHost);
@@ -99,7 +137,7 @@ export class TcpProxy {
     };
     client.on('close', closed);
     upstream.on('close', closed);
-    this.pipe(client, upstream);
+    this.pipe(client, upstream, (n) => (this.forwarded += n));
     this.pipe(upstream, client);
     if (this.paused) {
       client.pause();
@@ -108,9 +146,10 @@ export class TcpProxy {
   }
 
   // Chunks keep their order: each waits for the previous one's delay.
-  private pipe(from: Socket, to: Socket): void {
+  private pipe(from: Socket, to: Socket, count?: (bytes: number) => void): void {
     let tail = Promise.resolve();
     from.on('data', (chunk: Buffer) => {
+      count?.(chunk.length);
       const delay = this.delayMs;
       if (delay <= 0) {
         tail = tail.then(() => {
