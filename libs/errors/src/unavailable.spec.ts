@@ -9,6 +9,8 @@ describe('unavailableDependency', () => {
     expect(unavailableDependency(Object.assign(new Error('ConnectionClosed'), { name: 'DriverAdapterError', cause: { kind: 'ConnectionClosed' } }))).toBe('database');
     expect(unavailableDependency(new Error('Query read timeout'))).toBe('database');
     expect(unavailableDependency(new Error('Client has encountered a connection error and is not queryable'))).toBe('database');
+    // A new connection that did not open within the client's own connect timeout (the pool's queue waits longer).
+    expect(unavailableDependency(new Error('timeout expired'))).toBe('database');
     expect(unavailableDependency({ name: 'error', code: '57P03', severity: 'FATAL', message: 'the database system is starting up' })).toBe('database');
   });
 

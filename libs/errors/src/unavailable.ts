@@ -8,7 +8,7 @@ const PRISMA_UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017']);
 const ADAPTER_UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections']);
 // SQLSTATE class 08 (connection exception); 57P01-57P03: shutting down, crashed, starting up; 53300: too many clients.
 const POSTGRES_UNAVAILABLE = /^(08...|57P0[123]|53300)$/;
-const DATABASE_MESSAGES = /Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Connection ended unexpectedly|Client has encountered a connection error|Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout/i;
+const DATABASE_MESSAGES = /Connection terminated|terminating connection|the database system is (starting up|shutting down|in recovery mode)|Can't reach database server|Server has closed the connection|Connection ended unexpectedly|Client has encountered a connection error|Query read timeout|timeout exceeded when trying to connect|Connection terminated due to connection timeout|^timeout expired$/im;
 const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT']);
 const S3_UNAVAILABLE_NAMES = new Set(['TimeoutError', 'RequestTimeout', 'RequestTimeTooSkewed', 'ServiceUnavailable', 'SlowDown', 'InternalError', 'XMinioServerNotInitialized', 'XMinioStorageFull']);
 
@@ -33,7 +33,8 @@ function isDatabaseError(e: Shaped): boolean {
     if (ADAPTER_UNREACHABLE_KINDS.has(cause.kind)) return true;
     if (cause.kind === 'postgres' && typeof cause.code === 'string' && POSTGRES_UNAVAILABLE.test(cause.code)) return true;
   }
-  // Prisma's wrappers, and node-postgres's own (plain Error) messages for a connection that broke mid-transaction.
+  // Prisma's wrappers, and node-postgres's own (plain Error) messages for a connection that broke mid-transaction
+  // or did not open in time ('timeout expired': the client's connect timer, prisma.service.ts).
   if (typeof e.message === 'string' && DATABASE_MESSAGES.test(e.message) && (name.startsWith('PrismaClient') || name === 'DriverAdapterError' || name === 'Error')) {
     return true;
   }

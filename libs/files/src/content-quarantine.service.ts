@@ -6,7 +6,7 @@ import { FilesRepository } from './files.repository';
 import { MaintenanceRepository, type QuarantineVerdict } from './maintenance.repository';
 
 /**
- * Infected bytes, found by a first scan or a rescan: every READY file serving them becomes QUARANTINED, and the
+ * Infected bytes, found by a first scan or a rescan: every file on them (READY, or PROCESSING) becomes QUARANTINED, and the
  * bytes move to the `quarantine/` key space (copy, repoint every record in one transaction, delete the old key), so
  * URLs already handed out for the old key (S3 pre-signed GETs, the local driver's signed URLs) stop serving them.
  * The bytes are kept for an admin under the new key.
@@ -22,13 +22,17 @@ export class ContentQuarantine {
     private readonly relay: OutboxRelay,
   ) {}
 
-  /** Returns the files this call moved from READY to QUARANTINED. */
-  async quarantine(key: string, verdict: QuarantineVerdict, signal?: AbortSignal): Promise<File[]> {
+  /**
+   * Returns the files this call moved to QUARANTINED (READY ones, and PROCESSING ones other than `ownFileId`: the
+   * file whose job found the infection, which records its own measurements with the status).
+   */
+  async quarantine(key: string, verdict: QuarantineVerdict, options: { signal?: AbortSignal; ownFileId?: string } = {}): Promise<File[]> {
+    const { signal, ownFileId } = options;
     const target = StorageLocator.quarantineKey(key);
     // The copy first: if it fails, nothing has changed and the caller tries again; if the transaction below fails,
     // the copy is an object no record points at, which the reconciler collects.
     if (target !== key) await this.storage.copy(key, target, { signal });
-    const quarantined = await this.maintenance.quarantineContent(key, target, verdict);
+    const quarantined = await this.maintenance.quarantineContent(key, target, verdict, ownFileId);
     this.relay.kick();
     for (const file of quarantined) this.logger.warn(`File ${file.id} quarantined: clamd found ${verdict.signature}`);
     if (target !== key) await this.removeOld(key);

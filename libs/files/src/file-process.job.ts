@@ -131,8 +131,8 @@ export class FileProcessJob implements JobHandler<'file.process'> {
   }
 
   /**
-   * Infected: QUARANTINED with the signature; never served. Other READY files sharing the object (content
-   * de-duplication with a file scanned by an older database) are quarantined with it, and the bytes move to the
+   * Infected: QUARANTINED with the signature; never served. Other files sharing the object (content de-duplication:
+   * READY ones scanned by an older database, PROCESSING ones not scanned yet) are quarantined with it, and the bytes move to the
    * quarantine key space (ContentQuarantine), kept there for an admin.
    */
   private async quarantine(
@@ -147,7 +147,7 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     // The bytes first (this record is repointed with the others): if this fails the job is retried with the file
     // still PROCESSING, and a retry after the move finds the bytes under their new key.
     try {
-      await this.contentQuarantine.quarantine(key, { signature, scannedWith, database });
+      await this.contentQuarantine.quarantine(key, { signature, scannedWith, database }, { ownFileId: fileId });
     } catch (error) {
       // Already moved by a concurrent run or a rescan; anything else is retried by the job.
       if (!(error instanceof StorageNotFoundError)) throw error;

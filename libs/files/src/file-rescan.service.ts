@@ -68,7 +68,7 @@ export class FileRescanService {
             break;
           case 'infected':
             report.checked += files.length;
-            report.quarantined += (await this.quarantine.quarantine(key, { signature: scan.signature, scannedWith: scan.scannedWith, database }, signal)).length;
+            report.quarantined += (await this.quarantine.quarantine(key, { signature: scan.signature, scannedWith: scan.scannedWith, database }, { signal })).length;
             break;
           case 'too-large':
             // Served until now, and nothing new is known about the bytes: left READY, not tried again with this database.

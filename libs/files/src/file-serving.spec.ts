@@ -18,6 +18,16 @@ describe('contentRefusal', () => {
     }
   });
 
+  it('never serves bytes under the quarantine key space, whatever the record says', () => {
+    for (const status of ['READY', 'PROCESSING'] as const) {
+      expect(contentRefusal({ id: 'f', status, storageKey: 'quarantine/ab/cd/abcd' }, false)).toMatchObject({
+        code: 'FORBIDDEN',
+        message: 'File f is quarantined: another file with the same content was found infected',
+      });
+    }
+    expect(contentRefusal({ id: 'f', status: 'READY', storageKey: 'objects/ab/cd/abcd' }, true)).toBeNull();
+  });
+
   it.each(['UPLOADING', 'FAILED'] as const)('has nothing to serve for %s', (status) => {
     expect(contentRefusal({ id: 'f', status }, false)).toMatchObject({ code: 'CONFLICT', message: `File f has no content to download (status ${status})` });
   });

@@ -1,7 +1,8 @@
 import { AppError } from '@app/errors';
+import { StorageLocator } from '@app/storage';
 import type { FileStatusName } from './file-lifecycle';
 
-type Servable = { id: string; status: FileStatusName; virusSignature?: string | null };
+type Servable = { id: string; status: FileStatusName; virusSignature?: string | null; storageKey?: string };
 
 /**
  * Why a file's bytes may not be served now, or null when they may. The one rule behind every download path
@@ -10,9 +11,14 @@ type Servable = { id: string; status: FileStatusName; virusSignature?: string | 
  * - READY: yes;
  * - PROCESSING: only while scanning is off (the bytes are the client's own, still being measured); with scanning on,
  *   not before the scan found them clean (409);
- * - anything else has no bytes to serve (409).
+ * - anything else has no bytes to serve (409);
+ * - and whatever the status, never bytes under the quarantine key space (403): another record on the same bytes was
+ *   found infected (content de-duplication), and they were moved there.
  */
 export function contentRefusal(file: Servable, scanning: boolean): AppError | null {
+  if (file.storageKey !== undefined && StorageLocator.isQuarantined(file.storageKey) && file.status !== 'QUARANTINED') {
+    return new AppError('FORBIDDEN', `File ${file.id} is quarantined: another file with the same content was found infected`, { status: file.status });
+  }
   switch (file.status) {
     case 'READY':
       return null;

@@ -55,12 +55,12 @@ export class FilesService {
   }
 
   /** Throws the reason a file's bytes may not be served now (quarantined, not scanned yet, no bytes); see contentRefusal. */
-  assertServable(file: Pick<FileRow, 'id' | 'status' | 'virusSignature'>): void {
+  assertServable(file: Pick<FileRow, 'id' | 'status' | 'virusSignature'> & { storageKey?: string }): void {
     assertServable(file, this.scanning);
   }
 
   /** Whether the file's bytes may be served now. */
-  servable(file: Pick<FileRow, 'id' | 'status' | 'virusSignature'>): boolean {
+  servable(file: Pick<FileRow, 'id' | 'status' | 'virusSignature'> & { storageKey?: string }): boolean {
     return contentRefusal(file, this.scanning) === null;
   }
 

@@ -243,21 +243,29 @@ export class MaintenanceRepository {
    * at them (files of any status, versions) is repointed to `target`, and the old key is queued for deletion.
    * Across tenants by design: records sharing an object (content de-duplication, shares) share its bytes.
    */
-  async quarantineContent(key: string, target: string, verdict: QuarantineVerdict): Promise<File[]> {
+  /** `ownFileId`: the PROCESSING file whose own job found the infection and moves it to QUARANTINED itself. */
+  async quarantineContent(key: string, target: string, verdict: QuarantineVerdict, ownFileId?: string): Promise<File[]> {
     const reason = `Quarantined: infected with ${verdict.signature}`;
     return this.db.$transaction(async (tx) => {
       const now = new Date();
-      const quarantined = await tx.file.updateManyAndReturn({
-        where: { storageKey: key, status: 'READY' },
-        data: {
-          status: nextStatus('READY', 'infected'),
-          failureReason: reason,
-          virusSignature: verdict.signature,
-          scannedWith: verdict.scannedWith,
-          scannedAt: now,
-          scanDatabaseVersion: verdict.database,
-        },
-      });
+      // Every record on these bytes: READY ones, and PROCESSING ones too (deduplicated onto the same object while
+      // this rescan ran), whose job would otherwise finish them READY on infected bytes.
+      const quarantined: File[] = [];
+      for (const from of ['READY', 'PROCESSING'] as const) {
+        quarantined.push(
+          ...(await tx.file.updateManyAndReturn({
+            where: { storageKey: key, status: from, ...(from === 'PROCESSING' && ownFileId ? { id: { not: ownFileId } } : {}) },
+            data: {
+              status: nextStatus(from, 'infected'),
+              failureReason: reason,
+              virusSignature: verdict.signature,
+              scannedWith: verdict.scannedWith,
+              scannedAt: now,
+              scanDatabaseVersion: verdict.database,
+            },
+          })),
+        );
+      }
       if (target !== key) {
         await tx.file.updateMany({ where: { storageKey: key }, data: { storageKey: target } });
         await tx.fileVersion.updateMany({ where: { storageKey: key }, data: { storageKey: target } });

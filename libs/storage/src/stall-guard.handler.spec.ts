@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { StallGuardHttpHandler } from './stall-guard.handler';
 import { StorageStalledError } from './storage.driver';
 
@@ -61,6 +61,29 @@ describe('StallGuardHttpHandler', () => {
     handler.destroy();
     await server?.close();
     server = undefined;
+  });
+
+  it("reads a stream body only once it is sent: refused up front, the store's answer is read and the body left whole", async () => {
+    // S3 refusing an `Expect: 100-continue` (SlowDown, NoSuchUpload…): the error is the SDK's to read, and the
+    // caller's stream must still be whole for the SDK's retry.
+    const answer = '<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>';
+    const refusing = createServer(() => undefined);
+    refusing.on('checkContinue', (_req, res) => {
+      res.writeHead(503, { 'content-type': 'application/xml', 'content-length': String(answer.length) });
+      res.end(answer);
+    });
+    await new Promise<void>((resolve) => refusing.listen(0, '127.0.0.1', resolve));
+    server = { port: (refusing.address() as { port: number }).port, close: () => new Promise((resolve) => refusing.close(() => resolve())) };
+    const bytes = randomBytes(256 * 1024);
+    const source = Readable.from([bytes.subarray(0, 128 * 1024), bytes.subarray(128 * 1024)], { objectMode: false });
+    const sent = request(server.port, 'PUT');
+    sent.headers = { 'content-length': String(bytes.length), expect: '100-continue' };
+    sent.body = source;
+    const { response } = await handler.handle(sent);
+    expect(response.statusCode).toBe(503);
+    expect((await readAll(response.body as Readable)).toString()).toBe(answer);
+    expect({ read: source.readableDidRead, destroyed: source.destroyed }).toEqual({ read: false, destroyed: false });
+    expect(Buffer.concat(await source.toArray()).equals(bytes)).toBe(true);
   });
 
   it('fails a request whose answer never comes with StorageStalledError', async () => {

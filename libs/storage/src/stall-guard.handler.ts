@@ -1,4 +1,4 @@
-import { Readable, Transform, pipeline } from 'node:stream';
+import { Readable } from 'node:stream';
 import { NodeHttpHandler } from '@smithy/node-http-handler';
 import { StorageStalledError } from './storage.driver';
 
@@ -73,22 +73,49 @@ class WatchedBody extends Readable {
   }
 }
 
+/**
+ * A stream body as sent, reporting each chunk the socket takes. It reads its source only once the HTTP layer starts
+ * sending (not at all when the store answers first, e.g. refuses an `Expect: 100-continue`), so the caller's stream
+ * is left whole for the SDK's retry in that case; once started, a body not sent whole is released with it.
+ */
+class ProgressBody extends Readable {
+  private started = false;
+
+  constructor(
+    private readonly source: Readable,
+    private readonly onProgress: () => void,
+    private readonly onError: (error: Error) => void,
+  ) {
+    super({ highWaterMark: source.readableHighWaterMark });
+  }
+
+  override _read(): void {
+    if (!this.started) {
+      this.started = true;
+      this.source.on('data', (chunk: Buffer) => {
+        this.onProgress();
+        if (!this.push(chunk)) this.source.pause();
+      });
+      this.source.once('end', () => this.push(null));
+      this.source.once('error', (error) => {
+        this.onError(error);
+        this.destroy(error);
+      });
+    }
+    this.source.resume();
+  }
+
+  override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
+    if (this.started && !this.source.readableEnded) this.source.destroy();
+    callback(error);
+  }
+}
+
 /** The body to send, reporting each slice the socket takes; undefined when watching it would tell nothing. */
 function watchedRequestBody(body: unknown, onProgress: () => void, onError: (error: Error) => void): Readable | undefined {
   // Streams sent to S3 come from memory or disk (lib-storage's parts, tus' part files): a chunk not taken is the
   // store's doing, not a slow source's.
-  if (body instanceof Readable) {
-    const progress = new Transform({
-      transform(chunk: Buffer, _encoding, callback) {
-        onProgress();
-        callback(null, chunk);
-      },
-    });
-    pipeline(body, progress, (error) => {
-      if (error) onError(error);
-    });
-    return progress;
-  }
+  if (body instanceof Readable) return new ProgressBody(body, onProgress, onError);
   if (body instanceof Uint8Array && body.byteLength > SLICE_BYTES) {
     const bytes = body;
     function* slices(): Generator<Uint8Array> {
@@ -118,23 +145,30 @@ export class StallGuardHttpHandler extends NodeHttpHandler {
 
   override async handle(request: HandleArgs[0], options: HandleArgs[1] = {}): Promise<Handled> {
     const stalled = new AbortController();
+    // Once the store has answered, nothing on our side may abort the attempt: the answer (an early error's body
+    // among them) is the SDK's to read.
+    let answered = false;
     const idle = new IdleTimer(this.idleMs, () => stalled.abort(new StorageStalledError(this.idleMs, 'request')));
     const caller = options.abortSignal as AbortSignal | undefined;
     const signal = caller ? AbortSignal.any([caller, stalled.signal]) : stalled.signal;
     const body = watchedRequestBody(
       request.body,
       () => idle.arm(),
-      (error) => stalled.abort(error),
+      (error) => {
+        if (!answered) stalled.abort(error);
+      },
     );
     // A copy: the SDK retries with the request it built, whose body must still be whole.
     const sent = body ? Object.assign(Object.create(Object.getPrototypeOf(request) as object) as typeof request, request, { body }) : request;
     idle.arm();
     try {
       const { response } = await super.handle(sent, { ...options, abortSignal: signal });
+      answered = true;
       idle.stop();
       if (response.body instanceof Readable) response.body = new WatchedBody(response.body, this.idleMs);
       return { response };
     } catch (error) {
+      answered = true;
       idle.stop();
       if (stalled.signal.aborted && !caller?.aborted) throw stalled.signal.reason;
       throw error;

@@ -39,6 +39,10 @@ export const StorageLocator = {
     const h = digest('quarantine', originalKey);
     return `quarantine/${h.slice(0, 2)}/${h.slice(2, 4)}/${h}`;
   },
+  /** Bytes moved to quarantine: never served, whatever record or version points at them. */
+  isQuarantined(key: string): boolean {
+    return key.startsWith('quarantine/');
+  },
   /** Derived objects (thumbnails, previews) live beside the original's hash. */
   derivedKey(originalKey: string, variant: string): string {
     assertValidKey(originalKey);

@@ -392,6 +392,7 @@ export class EpilotService {
     if (!Number.isInteger(version) || version < 0) throw Errors.badRequest('version must be a whole number from 0 (the newest)', { field: 'version' });
     const chosen = versions[version];
     if (!chosen) throw Errors.notFound(`Version ${version} of file`, file.id);
+    refuseQuarantined(file, chosen.storageKey, `Version ${version} of file ${file.id}`);
     return { key: chosen.storageKey, filename: chosen.originalFilename, mime: chosen.mime };
   }
 
@@ -430,6 +431,7 @@ export class EpilotService {
     const version = file.versions.find((v) => v.storageKey === ref.key);
     // The s3ref of an upload (its staging key) names the bytes the file serves now; the staging key itself never is.
     const servedKey = version || file.storageKey === ref.key ? ref.key : file.storageKey;
+    refuseQuarantined(file, servedKey, `Object ${ref.key}`);
     return { file, version, servedKey };
   }
 
@@ -594,3 +596,11 @@ function previewRequest(query: PreviewQuery, mime: string | null) {
   return { width, height: query.h, format, fit: 'inside' as const };
 }
 
+/**
+ * An older version's bytes may be quarantined while the file is READY on newer ones (another record on the same bytes
+ * was found infected): those are never served, whichever path names them. (A QUARANTINED file is refused by every
+ * path with its own signature.)
+ */
+function refuseQuarantined(file: EpilotFile, key: string, what: string): void {
+  if (file.status !== 'QUARANTINED' && StorageLocator.isQuarantined(key)) throw new AppError('FORBIDDEN', `${what} is quarantined: the same content was found infected`);
+}

@@ -62,7 +62,8 @@ export class HealthController {
     if (!this.scanner) return null;
     const { address } = this.scanner;
     try {
-      const version = await withTimeout(this.scanner.version());
+      // Aborted with the check, so a clamd that stopped answering holds no socket past the probe.
+      const version = await withTimeout(this.scanner.version(AbortSignal.timeout(3000)));
       return { status: 'up' as const, address, version, ...parseClamdVersion(version) };
     } catch (error) {
       return { status: 'down' as const, address, error: (error as Error).message };
