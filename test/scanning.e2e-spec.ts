@@ -445,6 +445,21 @@ describe('virus scanning: rescans after a signature update', () => {
     const report = await app.get<Reconciler>(Reconciler).run({ repair: false });
     expect(report.findings.orphanObjects).toMatchObject({ count: 0, deferred: 1, deferredSample: [stray] });
     expect(report.findings.missingObjects.count).toBe(0);
+
+    // A false positive, withdrawn by the next database: an admin's reprocess finds `first` clean and gives it a key
+    // of its own outside quarantine/, served again; `twin`, not reprocessed, stays quarantined on the old bytes.
+    await clamd.setEicarSignature(false);
+    proxy.version = 'ClamAV 1.4.6/28001/Sat Nov 28 07:00:00 2026';
+    const admin = app.token({ sub: 'root', org: 'rescan-org', role: 'admin' });
+    expect((await call(app, 'POST', `/files/${first}/reprocess`, admin)).status).toBe(202);
+    expect(await settle(first, olga)).toMatchObject({ status: 'READY' });
+    const released = (await row(first)).storageKey;
+    expect(released).toMatch(/^objects\//);
+    const url = (await call(app, 'GET', `/files/${first}/download-url`, olga)).body.url as string;
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(infected)).toBe(true);
+    expect(await row(twin)).toMatchObject({ status: 'QUARANTINED', storageKey: newKey });
+    expect((await call(app, 'GET', `/files/${twin}/download-url`, carl)).status).toBe(403);
+    expect(await storage.head(newKey)).not.toBeNull();
   });
 });
 

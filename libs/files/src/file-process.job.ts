@@ -96,9 +96,23 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       this.logger.warn(`File ${fileId} becomes READY unscanned (CLAMAV_OVERSIZE_POLICY=allow): ${scan.reason}`);
     }
 
+    // Reprocessed after a quarantine (a false positive, a rescan by an admin) and found clean: the bytes leave the
+    // quarantine key space for a key of this file's own, which is what it serves from READY on.
+    let key = file.storageKey;
+    if (StorageLocator.isQuarantined(key)) {
+      const released = StorageLocator.originalKey(tenantId, fileId);
+      await this.storage.copy(key, released, { signal });
+      if (!(await this.files.repointProcessing(tenantId, fileId, key, released))) {
+        await this.storage.delete(released).catch(() => undefined);
+        return { status: 'skipped', detail: 'status changed meanwhile' };
+      }
+      this.logger.log(`File ${fileId} released from quarantine: clean with ${scan.kind === 'clean' ? scan.scannedWith : 'no scan'}`);
+      key = released;
+    }
+
     let derived: DerivedMedia;
     try {
-      derived = await this.deriveMedia(file.storageKey, sniffedMime, signal, measured.data);
+      derived = await this.deriveMedia(key, sniffedMime, signal, measured.data);
     } catch (error) {
       // A file whose content cannot be read as what it claims to be fails for good; I/O errors are retried.
       if (error instanceof MediaError) return this.fail(tenantId, fileId, error.message, measuredData);

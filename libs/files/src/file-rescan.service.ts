@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '@app/config';
+import { unavailableDependency } from '@app/errors';
 import { parseClamdVersion, ScannerUnavailableError } from '@app/scanning';
 import { StorageNotFoundError } from '@app/storage';
 import { ContentQuarantine } from './content-quarantine.service';
@@ -14,6 +15,8 @@ export interface RescanReport {
   /** Files checked again (clean, quarantined, or not scannable). */
   checked: number;
   quarantined: number;
+  /** Files whose object alone could not be rescanned (clamd timed out or answered ERROR on it): tried next run. */
+  failed?: number;
   /** The scanner stopped answering partway: the files not reached stay READY, untouched, for the next run. */
   interrupted?: string;
 }
@@ -77,19 +80,36 @@ export class FileRescanService {
             break;
         }
       } catch (error) {
-        if (error instanceof ScannerUnavailableError) {
-          report.interrupted = error.message;
-          break;
-        }
         // The bytes are gone: the reconciler reports (and fails) the records; not for this task to judge.
         if (error instanceof StorageNotFoundError) {
           report.checked += await this.maintenance.recordScanCheck(ids, key, database, null);
           continue;
         }
-        throw error;
+        if (error instanceof ScannerUnavailableError) {
+          // clamd gone: the rest waits for the next run. clamd still there: this object alone (a timeout on a
+          // large archive, an ERROR reply), which must not hold up every file after it, run after run.
+          if (!error.mayBeContent || !(await this.scannerAnswers(signal))) {
+            report.interrupted = error.message;
+            break;
+          }
+        } else if (unavailableDependency(error)) {
+          // Storage or the database down: the task fails and runs again on schedule.
+          throw error;
+        }
+        report.failed = (report.failed ?? 0) + files.length;
+        this.logger.warn(`${ids.join(', ')}: not rescanned this run, tried again next run: ${(error as Error).message}`);
       }
     }
     if (report.quarantined > 0) this.logger.warn(`${report.quarantined} file(s) quarantined by a rescan with database ${database}`);
     return report;
+  }
+
+  private async scannerAnswers(signal?: AbortSignal): Promise<boolean> {
+    try {
+      await this.scanning.version(signal);
+      return true;
+    } catch {
+      return false;
+    }
   }
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Principal } from '@app/auth';
+import { addOutboxJob } from '@app/queue';
 import { PRISMA, type Db, type File, type FileAssociation, type FileCategory, type Prisma, type Thumbnail, type Tx } from '@app/database';
 
 export type FileRow = File & { category: FileCategory | null };
@@ -337,6 +338,21 @@ export class FilesRepository {
       )
       SELECT (SELECT count(*) FROM moved)::int AS moved`;
     return (rows[0]?.moved ?? 0) === 1;
+  }
+
+  /**
+   * Points a PROCESSING file (and its version rows) from `fromKey` to `toKey`, in one transaction that also queues
+   * the removal of `fromKey` (the delete job removes it only once no record points at it). False when the file
+   * moved on meanwhile.
+   */
+  async repointProcessing(tenantId: string, id: string, fromKey: string, toKey: string): Promise<boolean> {
+    return this.db.$transaction(async (tx) => {
+      const { count } = await tx.file.updateMany({ where: { id, status: 'PROCESSING', storageKey: fromKey, ...whereTenant(tenantId) }, data: { storageKey: toKey } });
+      if (count !== 1) return false;
+      await tx.fileVersion.updateMany({ where: { fileId: id, storageKey: fromKey }, data: { storageKey: toKey } });
+      await addOutboxJob(tx, 'storage.delete-object', { key: fromKey, reason: 'released from quarantine: the file has a key of its own' });
+      return true;
+    });
   }
 
   /** Compare-and-set on status: returns false when another writer moved the file first. */

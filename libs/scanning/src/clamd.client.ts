@@ -9,9 +9,17 @@ export type ScanVerdict = { result: 'clean' } | { result: 'infected'; signature:
  * worth trying again later. Never a reason to treat the bytes as clean.
  */
 export class ScannerUnavailableError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /**
+   * clamd was reached but gave no verdict on this content (an ERROR reply, or silence past the time-out): perhaps
+   * the content's doing (an archive too slow to unpack) rather than clamd's. A caller working through many files
+   * may check clamd still answers and go on with the next one.
+   */
+  readonly mayBeContent: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; mayBeContent?: boolean }) {
     super(message, options);
     this.name = 'ScannerUnavailableError';
+    this.mayBeContent = options?.mayBeContent ?? false;
   }
 }
 
@@ -132,7 +140,7 @@ export function parseScanReply(reply: string, address = 'clamd'): ScanVerdict {
   if (/size limit exceeded/i.test(text)) {
     return { result: 'too-large', detail: `clamd refused to scan the whole file (${text.replace(/\s*ERROR$/, '')}: raise its StreamMaxLength)` };
   }
-  throw new ScannerUnavailableError(`clamd at ${address} answered ${JSON.stringify(text)}`);
+  throw new ScannerUnavailableError(`clamd at ${address} answered ${JSON.stringify(text)}`, { mayBeContent: true });
 }
 
 function tooLargeForUs(size: number, max: number): ScanVerdict {
@@ -166,7 +174,7 @@ class Connection {
   ) {
     this.socket = address.kind === 'unix' ? connect({ path: address.path }) : connect({ host: address.host, port: address.port });
     this.socket.setTimeout(timeoutMs);
-    this.socket.on('timeout', () => this.fail(new ConnectionError(`clamd at ${label} did not answer within ${timeoutMs} ms`)));
+    this.socket.on('timeout', () => this.fail(new ConnectionError(`clamd at ${label} did not answer within ${timeoutMs} ms`, { mayBeContent: true })));
     this.connected = new Promise((resolve, reject) => {
       this.socket.once('connect', resolve);
       this.socket.once('error', reject);

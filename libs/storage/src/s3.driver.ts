@@ -86,7 +86,11 @@ export interface S3StorageOptions {
   partSizeBytes?: number;
   /** Parts uploaded in parallel per upload. Default 4. */
   queueSize?: number;
-  /** Objects up to this size are copied with one CopyObject (S3 allows 5 GiB); larger ones part by part. Default 5 GiB. */
+  /**
+   * Objects up to this size are copied with one CopyObject (S3 allows 5 GiB); larger ones part by part. Default
+   * 1 GiB: a store may send nothing while it copies, and the stall guard (stallTimeoutMs) must not take a long
+   * single copy for a stall; parts of copyPartBytes each answer well within it.
+   */
   singleCopyMaxBytes?: number;
   /** Part size of a copy done part by part (UploadPartCopy; at most 10 000 parts). Default 512 MiB. */
   copyPartBytes?: number;
@@ -369,7 +373,7 @@ export class S3StorageDriver implements StorageDriver {
     const source = await this.head(sourceKey, options);
     if (!source) throw new StorageNotFoundError(sourceKey);
     try {
-      if (source.size > (this.options.singleCopyMaxBytes ?? 5 * GiB)) {
+      if (source.size > (this.options.singleCopyMaxBytes ?? GiB)) {
         await this.copyInParts(sourceKey, targetKey, source, options.signal);
         return;
       }

@@ -46,11 +46,12 @@ export function readSingleFile<T>(
     // half-read would hold its keep-alive connection, and the client's next request on it would end in a reset
     // instead of an answer.
     const fail = (error: unknown) => {
+      // Drained even after the answer is settled (a malformed tail after the file part).
+      req.unpipe(parser);
+      req.resume();
       if (settled) return;
       settled = true;
       aborter.abort(error);
-      req.unpipe(parser);
-      req.resume();
       reject(error);
     };
     // A client that disconnects mid-upload aborts the storage write, which then removes what it wrote.

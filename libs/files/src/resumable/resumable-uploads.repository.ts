@@ -34,6 +34,25 @@ export class ResumableUploadsRepository {
     await this.db.resumableUpload.updateMany({ where: { id, receivedAt: null }, data: { receivedAt: new Date() } });
   }
 
+  /** Takes the upload's finish lease until `until`, unless another finisher holds an unexpired one. */
+  async claimFinish(id: string, now: Date, until: Date): Promise<boolean> {
+    const { count } = await this.db.resumableUpload.updateMany({
+      where: { id, OR: [{ finishingUntil: null }, { finishingUntil: { lt: now } }] },
+      data: { finishingUntil: until },
+    });
+    return count === 1;
+  }
+
+  /** Extends the lease held until `held`; false when it is no longer ours. */
+  async renewFinish(id: string, held: Date, until: Date): Promise<boolean> {
+    const { count } = await this.db.resumableUpload.updateMany({ where: { id, finishingUntil: held }, data: { finishingUntil: until } });
+    return count === 1;
+  }
+
+  async releaseFinish(id: string, until: Date): Promise<void> {
+    await this.db.resumableUpload.updateMany({ where: { id, finishingUntil: until }, data: { finishingUntil: null } });
+  }
+
   async markFinished(id: string): Promise<void> {
     await this.db.resumableUpload.updateMany({ where: { id, finishedAt: null }, data: { finishedAt: new Date() } });
   }

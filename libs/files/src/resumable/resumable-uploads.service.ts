@@ -4,12 +4,17 @@ import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Principal } from '@app/auth';
 import { APP_CONFIG, type AppConfig } from '@app/config';
 import type { ResumableUpload } from '@app/database';
-import { Errors, unavailableDependency } from '@app/errors';
+import { AppError, Errors, unavailableDependency } from '@app/errors';
 import { FileUploadService } from '../file-upload.service';
 import { FilesRepository, tenantIdOfPrincipal, type FileRow } from '../files.repository';
 import { ResumableUploadsRepository } from './resumable-uploads.repository';
 import { ReconcileKeySpaces } from '../reconcile-key-spaces';
 import { isUploadId, RESUMABLE_PREFIX, RESUMABLE_STORE, resumableStoreId, type ResumableStore } from './resumable-store';
+
+/** How long a finisher holds an upload without renewing (it renews every third of it while committing). */
+const FINISH_LEASE_MS = 30_000;
+/** How long a second finisher waits for the first one's file before answering 503 (BUSY, Retry-After). */
+const FINISH_WAIT_MS = 10_000;
 
 export interface ResumableCreation {
   filename: string;
@@ -96,19 +101,56 @@ export class ResumableUploadsService {
     const owner: Principal = { userId: upload.ownerId, orgId: upload.organizationId, role: 'user' };
     const tenantId = tenantIdOfPrincipal(owner);
     let file: FileRow;
+    // One finisher at a time (tus' lock covers the API's requests, not the worker's sweep): a second one waits its
+    // turn instead of reading, or removing, what the first is still turning into the file. The lease is renewed
+    // while the commit runs, and runs out soon after a finisher that died.
+    let lease = new Date(Date.now() + FINISH_LEASE_MS);
     try {
       await this.uploads.markReceived(id);
-      // Already a file: an earlier commit whose answer was lost, or a concurrent one.
-      file = (await this.files.findForTenant(tenantId, id)) ?? (await this.commit(upload, owner));
+      if (!(await this.uploads.claimFinish(id, new Date(), lease))) {
+        // Someone else is on it: wait (bounded) for the file it makes, as a request waiting for tus' lock would.
+        const deadline = Date.now() + FINISH_WAIT_MS;
+        for (;;) {
+          const done = await this.files.findForTenant(tenantId, id);
+          if (done) return done;
+          if (Date.now() >= deadline) {
+            throw new AppError('BUSY', `Upload ${id} is being made a file by another request; ask again in a moment`, { retryAfterSeconds: 2 });
+          }
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          // The other finisher gave up (an outage, a refusal): our turn, or nothing left to do.
+          if (await this.uploads.claimFinish(id, new Date(), lease)) break;
+          if (!(await this.uploads.findById(id))) throw Errors.notFound('Upload', id);
+        }
+      }
     } catch (error) {
       if (unavailableDependency(error)) throw new ResumableCommitPending(id, Number(upload.size), error);
-      // A concurrent finish won: its record stands (ours failed on the primary key) and it removed the tus data.
-      const won = await this.files.findForTenant(tenantId, id);
+      throw error;
+    }
+    const renewal = setInterval(() => {
+      const next = new Date(Date.now() + FINISH_LEASE_MS);
+      this.uploads.renewFinish(id, lease, next).then(
+        (renewed) => {
+          if (renewed) lease = next;
+        },
+        () => undefined,
+      );
+    }, FINISH_LEASE_MS / 3).unref();
+    try {
+      // Already a file: an earlier commit whose answer was lost.
+      file = (await this.files.findForTenant(tenantId, id)) ?? (await this.commit(upload, owner));
+    } catch (error) {
+      // A commit that raced ours anyway (a lease that ran out) and won: its record stands, ours failed on the key.
+      const won = await this.files.findForTenant(tenantId, id).catch(() => null);
       if (!won) {
+        // Free at once for the client's retry (if the database is down too, the lease runs out by itself).
+        await this.uploads.releaseFinish(id, lease).catch(() => undefined);
+        if (unavailableDependency(error)) throw new ResumableCommitPending(id, Number(upload.size), error);
         await this.forget(id);
         throw error;
       }
       file = won;
+    } finally {
+      clearInterval(renewal);
     }
     await this.uploads.markFinished(id);
     await this.store.discard(resumableStoreId(id)).catch((error: unknown) => {
