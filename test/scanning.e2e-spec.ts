@@ -59,6 +59,20 @@ async function processErrors(app: TestApp): Promise<number> {
   return line ? Number(line.split(' ').pop()) : 0;
 }
 
+/** A local webhook endpoint that keeps every delivery (event and body) in `deliveries`. */
+async function webhookReceiver(deliveries: { event: string; body: any }[]): Promise<Server> {
+  const receiver = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      deliveries.push({ event: String(req.headers['x-filehub-event']), body: JSON.parse(body) });
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+  return receiver;
+}
+
 describe('virus scanning with clamd', () => {
   let clamd: Clamd;
   let app: TestApp;
@@ -70,15 +84,7 @@ describe('virus scanning with clamd', () => {
   const deliveries: { event: string; body: any }[] = [];
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        deliveries.push({ event: String(req.headers['x-filehub-event']), body: JSON.parse(body) });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    receiver = await webhookReceiver(deliveries);
     clamd = await startClamd({ streamMaxBytes: 1024 * 1024 });
     app = await startTestApp({
       CLAMAV_ADDRESS: clamd.address,
@@ -341,15 +347,7 @@ describe('virus scanning: rescans after a signature update', () => {
   const row = (id: string) => app.db.file.findUniqueOrThrow({ where: { id } });
 
   beforeAll(async () => {
-    receiver = createServer((req, res) => {
-      let body = '';
-      req.on('data', (c: Buffer) => (body += c.toString()));
-      req.on('end', () => {
-        deliveries.push({ event: String(req.headers['x-filehub-event']), body: JSON.parse(body) });
-        res.writeHead(204).end();
-      });
-    });
-    await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', () => r()));
+    receiver = await webhookReceiver(deliveries);
     // Yesterday's database: no EICAR signature yet.
     clamd = await startClamd({ eicar: false });
     proxy = await versionedClamd(clamd, 'ClamAV 1.4.6/27999/Thu Nov 26 07:00:00 2026');

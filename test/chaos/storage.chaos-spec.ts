@@ -27,6 +27,14 @@ async function upload(app: TestApp, token: string, bytes: Buffer, name: string):
 }
 
 /** Sends `sendBytes` of a multipart upload announced as `totalBytes`, then drops the connection. */
+/** Once storage is back: the same upload again is accepted and becomes READY, and the store is consistent. */
+async function expectRetryReady(app: TestApp, token: string, bytes: Buffer, name: string): Promise<void> {
+  const retry = await upload(app, token, bytes, name);
+  expect(retry.status).toBe(201);
+  expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 90_000)).toMatchObject({ status: 'READY' });
+  await expectConsistent(app);
+}
+
 function abandonUpload(app: TestApp, token: string, totalBytes: number, sendBytes: number): Promise<void> {
   const boundary = `chaos${randomBytes(8).toString('hex')}`;
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="gone.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
@@ -196,10 +204,7 @@ describe('chaos: object storage', () => {
     expect(await app.db.file.count()).toBe(before);
     await expectConsistent(app);
 
-    const retry = await upload(app, token, bytes, 'cut.bin');
-    expect(retry.status).toBe(201);
-    expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 90_000)).toMatchObject({ status: 'READY' });
-    await expectConsistent(app);
+    await expectRetryReady(app, token, bytes, 'cut.bin');
   }, 180_000);
 
   it('clients that disconnect mid-upload and mid-download leave nothing behind, and the server stays healthy', async () => {
@@ -272,11 +277,8 @@ describe('chaos: object storage', () => {
     const whole = await fetch(publicUrl, { signal: AbortSignal.timeout(HUNG_MS) });
     expect(whole.status).toBe(200);
     expect(createHash('sha256').update(Buffer.from(await whole.arrayBuffer())).digest('hex')).toBe(createHash('sha256').update(bytes).digest('hex'));
-    const retry = await upload(app, token, randomBytes(256 * 1024), 'stalled.bin');
-    expect(retry.status).toBe(201);
-    expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 60_000)).toMatchObject({ status: 'READY' });
     expect((await fetch(`${app.url}/health`)).status).toBe(200);
-    await expectConsistent(app);
+    await expectRetryReady(app, token, randomBytes(256 * 1024), 'stalled.bin');
   }, 180_000);
 
   it('storage stalled mid-upload (MinIO stops reading): a clear 503, no record and no object left, and the retry succeeds', async () => {
@@ -302,10 +304,7 @@ describe('chaos: object storage', () => {
     }
     await expectConsistent(app);
 
-    const retry = await upload(app, token, bytes, 'stalled-mid-upload.bin');
-    expect(retry.status).toBe(201);
-    expect(await app.waitForStatus(retry.id!, token, ['READY', 'FAILED'], 90_000)).toMatchObject({ status: 'READY' });
-    await expectConsistent(app);
+    await expectRetryReady(app, token, bytes, 'stalled-mid-upload.bin');
   }, 180_000);
 
   it('a download read slowly (the client pausing longer than the stall time-out) is not cut: every byte arrives', async () => {
