@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import sharp from 'sharp';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer, type AddressInfo, type Server as NetServer, type Socket } from 'node:net';
 import { buildMeta, upload as signedUpload } from '@app/files-client';
@@ -8,6 +9,7 @@ import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
 import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
 import { gql } from './support/graphql';
 import { startTestApp, type TestApp } from './support/test-app';
+import { waitFor } from './support/wait';
 
 // Virus scanning against a real clamd (Debian's clamav-daemon) started by the suite with an EICAR signature of
 // its own: every upload is streamed to clamd before it may become READY; infected files end QUARANTINED and no
@@ -369,7 +371,9 @@ describe('virus scanning: rescans after a signature update', () => {
     const olga = app.token({ sub: 'olga', org: 'rescan-org' });
     const carl = app.token({ sub: 'carl', org: 'rescan-org' });
     const settle = (id: string, token: string) => app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED']);
-    const infected = Buffer.concat([Buffer.from('quarterly figures\n'), Buffer.from(EICAR)]);
+    // A picture with the test virus after its end: it decodes (and gets thumbnails) like any PNG.
+    const picture = await sharp({ create: { width: 64, height: 48, channels: 3, background: '#336699' } }).png().toBuffer();
+    const infected = Buffer.concat([picture, Buffer.from(EICAR)]);
     expect((await call(app, 'GET', '/health')).body.checks.scanner).toMatchObject({ status: 'up', database: 27999, databaseDate: 'Thu Nov 26 07:00:00 2026' });
 
     // Scanned clean by a database that does not know the signature yet; the same bytes twice share one object.
@@ -382,9 +386,15 @@ describe('virus scanning: rescans after a signature update', () => {
     const oldKey = (await row(first)).storageKey;
     expect((await row(twin)).storageKey).toBe(oldKey);
     for (const id of [first, twin, clean]) expect((await row(id)).scanDatabaseVersion).toBe(27999);
-    // Handed out while the file was READY.
+    // Handed out while the file was READY: a download URL and a thumbnail URL.
     const issued = (await call(app, 'GET', `/files/${first}/download-url`, olga)).body.url as string;
     expect((await fetch(issued)).status).toBe(200);
+    const thumbnails = await app.db.thumbnail.findMany({ where: { fileId: { in: [first, twin] } } });
+    expect(thumbnails.length).toBeGreaterThan(0);
+    const thumbnail = await call(app, 'GET', `/api/files/${first}/thumbnail-url`, olga);
+    expect(thumbnail.body).toMatchObject({ isFallback: false });
+    const issuedThumbnail = thumbnail.body.url as string;
+    expect((await fetch(issuedThumbnail)).status).toBe(200);
     // Nothing is outdated yet.
     expect(await rescan()).toMatchObject({ status: 'skipped' });
 
@@ -422,6 +432,10 @@ describe('virus scanning: rescans after a signature update', () => {
     const storage = app.get<StorageDriver>(STORAGE_DRIVER);
     expect(await storage.head(newKey)).not.toBeNull();
     expect(await storage.head(oldKey)).toBeNull();
+    // Thumbnails are pictures of the infected content: gone with it, and their issued URL with them.
+    expect(await app.db.thumbnail.count({ where: { fileId: { in: [first, twin] } } })).toBe(0);
+    await waitFor(async () => (await Promise.all(thumbnails.map((t) => storage.head(t.storageKey)))).every((h) => h === null), 30_000, 'thumbnail objects removed');
+    expect((await fetch(issuedThumbnail)).status).toBeGreaterThanOrEqual(400);
 
     // Subscribers hear of both, as of a first-scan hit.
     for (let i = 0; deliveries.length < 2; i++) {
@@ -453,6 +467,7 @@ describe('virus scanning: rescans after a signature update', () => {
     expect(await settle(first, olga)).toMatchObject({ status: 'READY' });
     const released = (await row(first)).storageKey;
     expect(released).toMatch(/^objects\//);
+    expect(await app.db.thumbnail.count({ where: { fileId: first } })).toBeGreaterThan(0);
     const url = (await call(app, 'GET', `/files/${first}/download-url`, olga)).body.url as string;
     expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(infected)).toBe(true);
     expect(await row(twin)).toMatchObject({ status: 'QUARANTINED', storageKey: newKey });

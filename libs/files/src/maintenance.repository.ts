@@ -271,6 +271,15 @@ export class MaintenanceRepository {
         await tx.fileVersion.updateMany({ where: { storageKey: key }, data: { storageKey: target } });
         await addOutboxJob(tx, 'storage.delete-object', { key, reason: 'infected bytes moved to quarantine' });
       }
+      // Thumbnails are pictures of the infected content: they go with it (their URLs, pre-signed ones included, stop
+      // serving); a release from quarantine (a clean reprocess) derives them again.
+      const thumbnails = await tx.thumbnail.findMany({ where: { fileId: { in: quarantined.map((f) => f.id) } }, select: { storageKey: true } });
+      if (thumbnails.length > 0) {
+        await tx.thumbnail.deleteMany({ where: { fileId: { in: quarantined.map((f) => f.id) } } });
+        for (const thumbKey of new Set(thumbnails.map((t) => t.storageKey))) {
+          await addOutboxJob(tx, 'storage.delete-object', { key: thumbKey, reason: 'thumbnail of quarantined content' });
+        }
+      }
       for (const file of quarantined) {
         if (!file.deletedAt) await emitFileEvent(tx, 'file.quarantined', file, { signature: verdict.signature, reason });
       }
