@@ -5,7 +5,7 @@ import { createServer as createNetServer, type AddressInfo, type Server as NetSe
 import { buildMeta, upload as signedUpload } from '@app/files-client';
 import { LifecycleSweepJob, Reconciler } from '@app/files';
 import { RETRY_POLICY } from '@app/queue';
-import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
+import { STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
 import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Clamd, type VersionedClamd } from './support/clamd';
 import { gql } from './support/graphql';
 import { startTestApp, type TestApp } from './support/test-app';
@@ -488,6 +488,25 @@ describe('without CLAMAV_ADDRESS', () => {
     const id = await uploadRest(app, token, Buffer.from(EICAR), 'eicar.txt');
     expect(await app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
     expect((await app.db.file.findUniqueOrThrow({ where: { id } })).scannedAt).toBeNull();
+  });
+
+  it('keeps a quarantined file quarantined on reprocess: only a clean scan releases it, and none runs here', async () => {
+    // Quarantined while scanning was on (its bytes moved to quarantine/); scanning has since been turned off.
+    const token = app.token({ sub: 'nina', org: 'no-scan' });
+    const id = await uploadRest(app, token, Buffer.from(EICAR), 'was-infected.txt');
+    expect(await app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
+    const storage = app.get<StorageDriver>(STORAGE_DRIVER);
+    const { storageKey } = await app.db.file.findUniqueOrThrow({ where: { id } });
+    const quarantineKey = StorageLocator.quarantineKey(storageKey);
+    await storage.copy(storageKey, quarantineKey);
+    await app.db.file.update({ where: { id }, data: { status: 'QUARANTINED', storageKey: quarantineKey, virusSignature: EICAR_SIGNATURE } });
+    await app.db.fileVersion.updateMany({ where: { fileId: id }, data: { storageKey: quarantineKey } });
+
+    const admin = app.token({ sub: 'root', org: 'no-scan', role: 'admin' });
+    expect((await call(app, 'POST', `/files/${id}/reprocess`, admin)).status).toBe(202);
+    await waitFor(async () => (await app.db.file.findUniqueOrThrow({ where: { id } })).status !== 'PROCESSING', 30_000, 'the reprocess job');
+    expect(await app.db.file.findUniqueOrThrow({ where: { id } })).toMatchObject({ status: 'QUARANTINED', storageKey: quarantineKey });
+    expect((await call(app, 'GET', `/files/${id}/download-url`, token)).status).toBe(403);
   });
 });
 

@@ -100,13 +100,16 @@ export class FileProcessJob implements JobHandler<'file.process'> {
     // quarantine key space for a key of this file's own, which is what it serves from READY on.
     let key = file.storageKey;
     if (StorageLocator.isQuarantined(key)) {
+      // Only a clean verdict releases: with scanning off, or the file now too large to scan, nothing new is known
+      // about the bytes, and they stay quarantined.
+      if (scan.kind !== 'clean') return this.keepQuarantined(tenantId, fileId, file.virusSignature, measuredData);
       const released = StorageLocator.originalKey(tenantId, fileId);
       await this.storage.copy(key, released, { signal });
       if (!(await this.files.repointProcessing(tenantId, fileId, key, released))) {
         await this.storage.delete(released).catch(() => undefined);
         return { status: 'skipped', detail: 'status changed meanwhile' };
       }
-      this.logger.log(`File ${fileId} released from quarantine: clean with ${scan.kind === 'clean' ? scan.scannedWith : 'no scan'}`);
+      this.logger.log(`File ${fileId} released from quarantine: clean with ${scan.scannedWith}`);
       key = released;
     }
 
@@ -132,7 +135,11 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       await emitFileEvent(this.files.client, 'file.ready', { ...file, status: 'READY', size: BigInt(measured.size), sha256: measured.sha256, sniffedMime });
       this.relay.kick();
     }
-    // Not moved: another run finished first; it wrote the same derived keys, so nothing is left behind.
+    if (!moved && derived.thumbnails.length > 0) {
+      // Another run finished first (it wrote the same keys, which its rows keep), or the file left PROCESSING meanwhile
+      // (a quarantine of the same bytes removed their thumbnails): the delete job removes only keys no row keeps.
+      await this.files.queueObjectDeletes(derived.thumbnails.map((t) => t.storageKey), 'thumbnails of a run that did not finish the file');
+    }
     return moved ? { status: 'succeeded', detail: describe(derived) } : { status: 'skipped', detail: 'status changed meanwhile' };
   }
 
@@ -182,6 +189,23 @@ export class FileProcessJob implements JobHandler<'file.process'> {
       await emitFileEvent(this.filesDb(), 'file.quarantined', file, { signature, reason });
       this.relay.kick();
     }
+    return { status: 'failed', detail: reason };
+  }
+
+  /** A quarantined file reprocessed without a clean verdict goes back to QUARANTINED, its bytes where they are. */
+  private async keepQuarantined(
+    tenantId: string,
+    fileId: string,
+    signature: string | null,
+    data: { sniffedMime: string | null; size: number; sha256: string },
+  ): Promise<JobOutcome> {
+    const reason = `Still quarantined: ${signature ? `infected with ${signature} when last scanned, ` : ''}and not scanned clean since (virus scanning off, or the file too large to scan)`;
+    await this.files.updateIfStatus(this.files.client, tenantId, fileId, 'PROCESSING', {
+      ...data,
+      status: nextStatus('PROCESSING', 'infected'),
+      failureReason: reason,
+      processedAt: new Date(),
+    });
     return { status: 'failed', detail: reason };
   }
 

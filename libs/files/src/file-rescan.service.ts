@@ -63,6 +63,7 @@ export class FileRescanService {
     for (const [key, files] of byKey) {
       const ids = files.map((f) => f.id);
       const first = files[0]!;
+      let infected: string | undefined;
       try {
         const scan = await this.scanning.scan(version, { key, sha256: first.sha256, size: first.size === null ? null : Number(first.size) }, signal);
         switch (scan.kind) {
@@ -70,6 +71,7 @@ export class FileRescanService {
             report.checked += await this.maintenance.recordScanCheck(ids, key, database, scan.scannedWith);
             break;
           case 'infected':
+            infected = scan.signature;
             report.checked += files.length;
             report.quarantined += (await this.quarantine.quarantine(key, { signature: scan.signature, scannedWith: scan.scannedWith, database }, { signal })).length;
             break;
@@ -97,7 +99,13 @@ export class FileRescanService {
           throw error;
         }
         report.failed = (report.failed ?? 0) + files.length;
-        this.logger.warn(`${ids.join(', ')}: not rescanned this run, tried again next run: ${(error as Error).message}`);
+        if (infected) {
+          // Known infected: first in line again next run (not sent to the back as a file clamd failed on).
+          this.logger.error(`${ids.join(', ')}: infected with ${infected} but not quarantined yet (tried again next run): ${(error as Error).message}`);
+        } else {
+          await this.maintenance.recordRescanFailure(ids);
+          this.logger.warn(`${ids.join(', ')}: not rescanned this run, tried after the others next run: ${(error as Error).message}`);
+        }
       }
     }
     if (report.quarantined > 0) this.logger.warn(`${report.quarantined} file(s) quarantined by a rescan with database ${database}`);

@@ -355,6 +355,14 @@ export class FilesRepository {
     });
   }
 
+  /** Queues the removal of `keys` (the delete job removes a key only once no record points at it). */
+  async queueObjectDeletes(keys: string[], reason: string): Promise<void> {
+    if (keys.length === 0) return;
+    await this.db.$transaction(async (tx) => {
+      for (const key of new Set(keys)) await addOutboxJob(tx, 'storage.delete-object', { key, reason });
+    });
+  }
+
   /** Compare-and-set on status: returns false when another writer moved the file first. */
   async updateIfStatus(
     tx: Tx | Db,

@@ -221,8 +221,13 @@ export class MaintenanceRepository {
       SELECT "id", "storageKey", "sha256", "size" FROM "File"
       WHERE "status" = 'READY' AND "deletedAt" IS NULL AND ${HAS_OWN_BYTES}
         AND ("scanDatabaseVersion" IS NULL OR "scanDatabaseVersion" < ${database})
-      ORDER BY "scanDatabaseVersion" ASC NULLS FIRST, "id"
+      ORDER BY "rescanFailedAt" ASC NULLS FIRST, "scanDatabaseVersion" ASC NULLS FIRST, "id"
       LIMIT ${limit}`;
+  }
+
+  /** A rescan got no verdict on these files' bytes: they go after the files not tried yet, next runs. */
+  async recordRescanFailure(ids: string[]): Promise<void> {
+    await this.db.file.updateMany({ where: { id: { in: ids } }, data: { rescanFailedAt: new Date() } });
   }
 
   /**
@@ -232,7 +237,7 @@ export class MaintenanceRepository {
   async recordScanCheck(ids: string[], key: string, database: number, scannedWith: string | null): Promise<number> {
     const { count } = await this.db.file.updateMany({
       where: { id: { in: ids }, storageKey: key, status: 'READY' },
-      data: { scanDatabaseVersion: database, ...(scannedWith ? { scannedWith, scannedAt: new Date() } : {}) },
+      data: { scanDatabaseVersion: database, rescanFailedAt: null, ...(scannedWith ? { scannedWith, scannedAt: new Date() } : {}) },
     });
     return count;
   }
@@ -271,11 +276,13 @@ export class MaintenanceRepository {
         await tx.fileVersion.updateMany({ where: { storageKey: key }, data: { storageKey: target } });
         await addOutboxJob(tx, 'storage.delete-object', { key, reason: 'infected bytes moved to quarantine' });
       }
-      // Thumbnails are pictures of the infected content: they go with it (their URLs, pre-signed ones included, stop
-      // serving); a release from quarantine (a clean reprocess) derives them again.
-      const thumbnails = await tx.thumbnail.findMany({ where: { fileId: { in: quarantined.map((f) => f.id) } }, select: { storageKey: true } });
+      // Thumbnails are pictures of the infected content: those of every record on these bytes go (the file whose own
+      // job found the infection and FAILED records included), so their URLs, pre-signed ones included, stop serving;
+      // a release from quarantine (a clean reprocess) derives them again.
+      const onContent = (await tx.file.findMany({ where: { storageKey: { in: [key, target] } }, select: { id: true } })).map((f) => f.id);
+      const thumbnails = await tx.thumbnail.findMany({ where: { fileId: { in: onContent } }, select: { storageKey: true } });
       if (thumbnails.length > 0) {
-        await tx.thumbnail.deleteMany({ where: { fileId: { in: quarantined.map((f) => f.id) } } });
+        await tx.thumbnail.deleteMany({ where: { fileId: { in: onContent } } });
         for (const thumbKey of new Set(thumbnails.map((t) => t.storageKey))) {
           await addOutboxJob(tx, 'storage.delete-object', { key: thumbKey, reason: 'thumbnail of quarantined content' });
         }

@@ -86,6 +86,24 @@ describe('StallGuardHttpHandler', () => {
     expect(Buffer.concat(await source.toArray()).equals(bytes)).toBe(true);
   });
 
+  it('fails the request with the error of a stream body that breaks mid-send (not an uncaught exception)', async () => {
+    server = await serve((req, res) => {
+      req.resume();
+      req.on('end', () => res.end('ok'));
+    });
+    let sent = 0;
+    const source = new Readable({
+      read() {
+        if (sent++ < 4) this.push(randomBytes(64 * 1024));
+        else this.destroy(new Error('EIO: the part file could not be read'));
+      },
+    });
+    const req = request(server.port, 'PUT');
+    req.headers = { 'content-length': String(1024 * 1024) };
+    req.body = source;
+    await expect(handler.handle(req)).rejects.toThrow('EIO: the part file could not be read');
+  });
+
   it('fails a request whose answer never comes with StorageStalledError', async () => {
     server = await serve(() => undefined);
     await expect(handler.handle(request(server.port, 'GET'))).rejects.toThrow(StorageStalledError);

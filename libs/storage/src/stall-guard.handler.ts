@@ -92,14 +92,27 @@ class ProgressBody extends Readable {
   override _read(): void {
     if (!this.started) {
       this.started = true;
+      if (this.source.destroyed || this.source.readableEnded) {
+        // A stream body cannot be sent twice (an SDK retry after a first attempt read it): say so, not a stall.
+        this.onError(new Error('The request body was already sent once and cannot be read again'));
+        this.destroy();
+        return;
+      }
       this.source.on('data', (chunk: Buffer) => {
         this.onProgress();
         if (!this.push(chunk)) this.source.pause();
       });
       this.source.once('end', () => this.push(null));
+      // The failure goes to the attempt (onError aborts it); this stream only stops. Destroyed with the error, it
+      // would emit 'error' to the HTTP layer's pipe(), which does not listen for it: an uncaught exception.
       this.source.once('error', (error) => {
         this.onError(error);
-        this.destroy(error);
+        this.destroy();
+      });
+      this.source.once('close', () => {
+        if (this.source.readableEnded || this.destroyed) return;
+        this.onError(Object.assign(new Error('The request body closed before its end'), { code: 'ERR_STREAM_PREMATURE_CLOSE' }));
+        this.destroy();
       });
     }
     this.source.resume();

@@ -72,7 +72,7 @@ class FinishingStore extends DataStore {
   }
 
   override async remove(storeId: string): Promise<void> {
-    await this.uploads.forget(mustFileId(storeId));
+    await this.uploads.terminate(mustFileId(storeId));
   }
 
   override async write(stream: Readable, storeId: string, offset: number): Promise<number> {

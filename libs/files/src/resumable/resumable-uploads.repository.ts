@@ -34,23 +34,28 @@ export class ResumableUploadsRepository {
     await this.db.resumableUpload.updateMany({ where: { id, receivedAt: null }, data: { receivedAt: new Date() } });
   }
 
-  /** Takes the upload's finish lease until `until`, unless another finisher holds an unexpired one. */
-  async claimFinish(id: string, now: Date, until: Date): Promise<boolean> {
+  /** Takes the upload's finish lease for `token` until `until`, unless another finisher holds an unexpired one. */
+  async claimFinish(id: string, token: string, now: Date, until: Date): Promise<boolean> {
     const { count } = await this.db.resumableUpload.updateMany({
       where: { id, OR: [{ finishingUntil: null }, { finishingUntil: { lt: now } }] },
-      data: { finishingUntil: until },
+      data: { finishingUntil: until, finishingToken: token },
     });
     return count === 1;
   }
 
-  /** Extends the lease held until `held`; false when it is no longer ours. */
-  async renewFinish(id: string, held: Date, until: Date): Promise<boolean> {
-    const { count } = await this.db.resumableUpload.updateMany({ where: { id, finishingUntil: held }, data: { finishingUntil: until } });
+  /** Extends `token`'s lease; false when it is no longer held by `token`. */
+  async renewFinish(id: string, token: string, until: Date): Promise<boolean> {
+    const { count } = await this.db.resumableUpload.updateMany({ where: { id, finishingToken: token }, data: { finishingUntil: until } });
     return count === 1;
   }
 
-  async releaseFinish(id: string, until: Date): Promise<void> {
-    await this.db.resumableUpload.updateMany({ where: { id, finishingUntil: until }, data: { finishingUntil: null } });
+  async releaseFinish(id: string, token: string): Promise<void> {
+    await this.db.resumableUpload.updateMany({ where: { id, finishingToken: token }, data: { finishingUntil: null, finishingToken: null } });
+  }
+
+  /** Whether a finisher holds an unexpired lease on the upload. */
+  async finishing(id: string, now: Date): Promise<boolean> {
+    return (await this.db.resumableUpload.count({ where: { id, finishingUntil: { gte: now } } })) > 0;
   }
 
   async markFinished(id: string): Promise<void> {

@@ -104,10 +104,11 @@ export class ResumableUploadsService {
     // One finisher at a time (tus' lock covers the API's requests, not the worker's sweep): a second one waits its
     // turn instead of reading, or removing, what the first is still turning into the file. The lease is renewed
     // while the commit runs, and runs out soon after a finisher that died.
-    let lease = new Date(Date.now() + FINISH_LEASE_MS);
+    const token = randomUUID();
+    const leaseUntil = () => new Date(Date.now() + FINISH_LEASE_MS);
     try {
       await this.uploads.markReceived(id);
-      if (!(await this.uploads.claimFinish(id, new Date(), lease))) {
+      if (!(await this.uploads.claimFinish(id, token, new Date(), leaseUntil()))) {
         // Someone else is on it: wait (bounded) for the file it makes, as a request waiting for tus' lock would.
         const deadline = Date.now() + FINISH_WAIT_MS;
         for (;;) {
@@ -118,7 +119,7 @@ export class ResumableUploadsService {
           }
           await new Promise((resolve) => setTimeout(resolve, 200));
           // The other finisher gave up (an outage, a refusal): our turn, or nothing left to do.
-          if (await this.uploads.claimFinish(id, new Date(), lease)) break;
+          if (await this.uploads.claimFinish(id, token, new Date(), leaseUntil())) break;
           if (!(await this.uploads.findById(id))) throw Errors.notFound('Upload', id);
         }
       }
@@ -127,13 +128,7 @@ export class ResumableUploadsService {
       throw error;
     }
     const renewal = setInterval(() => {
-      const next = new Date(Date.now() + FINISH_LEASE_MS);
-      this.uploads.renewFinish(id, lease, next).then(
-        (renewed) => {
-          if (renewed) lease = next;
-        },
-        () => undefined,
-      );
+      this.uploads.renewFinish(id, token, leaseUntil()).catch(() => undefined);
     }, FINISH_LEASE_MS / 3).unref();
     try {
       // Already a file: an earlier commit whose answer was lost.
@@ -142,9 +137,12 @@ export class ResumableUploadsService {
       // A commit that raced ours anyway (a lease that ran out) and won: its record stands, ours failed on the key.
       const won = await this.files.findForTenant(tenantId, id).catch(() => null);
       if (!won) {
-        // Free at once for the client's retry (if the database is down too, the lease runs out by itself).
-        await this.uploads.releaseFinish(id, lease).catch(() => undefined);
-        if (unavailableDependency(error)) throw new ResumableCommitPending(id, Number(upload.size), error);
+        if (unavailableDependency(error)) {
+          // Free at once for the client's retry (if the database is down too, the lease runs out by itself).
+          await this.uploads.releaseFinish(id, token).catch(() => undefined);
+          throw new ResumableCommitPending(id, Number(upload.size), error);
+        }
+        // Refused for good (quota, size): removed while still ours, so no waiter reads what is being discarded.
         await this.forget(id);
         throw error;
       }
@@ -199,6 +197,14 @@ export class ResumableUploadsService {
     return { finished, pending };
   }
 
+  /** Termination (tus DELETE): refused while another request is making the upload a file. */
+  async terminate(id: string): Promise<void> {
+    if (await this.uploads.finishing(id, new Date())) {
+      throw new AppError('CONFLICT', `Upload ${id} is being made a file; it cannot be terminated now (ask HEAD for the file)`);
+    }
+    await this.forget(id);
+  }
+
   /** Removes an upload's tus data and its record (termination, completion, expiry). */
   async forget(id: string): Promise<void> {
     await this.store.discard(resumableStoreId(id));
@@ -215,6 +221,8 @@ export class ResumableUploadsService {
     let finished = 0;
     for (const upload of await this.uploads.expired(now, limit)) {
       try {
+        // Being made a file right now (a client's late retry, the finish sweep): not this task's to remove.
+        if (await this.uploads.finishing(upload.id, now)) continue;
         if (!upload.finishedAt && (await this.holdsEveryByte(upload))) {
           await this.finish(upload.id);
           finished++;
