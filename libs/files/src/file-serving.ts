@@ -16,9 +16,8 @@ type Servable = { id: string; status: FileStatusName; virusSignature?: string | 
  *   found infected (content de-duplication), and they were moved there.
  */
 export function contentRefusal(file: Servable, scanning: boolean): AppError | null {
-  if (file.storageKey !== undefined && StorageLocator.isQuarantined(file.storageKey) && file.status !== 'QUARANTINED') {
-    return new AppError('FORBIDDEN', `File ${file.id} is quarantined: another file with the same content was found infected`, { status: file.status });
-  }
+  const moved = file.storageKey === undefined ? null : quarantinedKeyRefusal(`File ${file.id}`, file.status, file.storageKey);
+  if (moved) return moved;
   switch (file.status) {
     case 'READY':
       return null;
@@ -35,6 +34,16 @@ export function contentRefusal(file: Servable, scanning: boolean): AppError | nu
     case 'FAILED':
       return new AppError('CONFLICT', `File ${file.id} has no content to download (status ${file.status})`, { status: file.status });
   }
+}
+
+/**
+ * Bytes under the quarantine key space named by a record that is not QUARANTINED itself (another record on the same
+ * bytes was found infected, and they were moved there): `what` (a file, one of its versions) is never served. A
+ * QUARANTINED record is refused by contentRefusal with its own signature.
+ */
+export function quarantinedKeyRefusal(what: string, status: FileStatusName, key: string): AppError | null {
+  if (status === 'QUARANTINED' || !StorageLocator.isQuarantined(key)) return null;
+  return new AppError('FORBIDDEN', `${what} is quarantined: another file with the same content was found infected`, { status });
 }
 
 export function assertServable(file: Servable, scanning: boolean): void {

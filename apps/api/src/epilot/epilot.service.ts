@@ -13,6 +13,7 @@ import {
   FilesService,
   FileUploadService,
   isActiveContent,
+  quarantinedKeyRefusal,
   SourceUrlError,
   tenantIdOf,
   type FileRow,
@@ -22,7 +23,7 @@ import {
 import { addOutboxJob, OutboxRelay } from '@app/queue';
 import { RateLimitService } from '@app/rate-limit';
 import { sameSecret } from '@app/signatures';
-import { STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
+import { STORAGE_DRIVER, type StorageDriver } from '@app/storage';
 import { EpilotRepository } from './epilot.repository';
 import type { BatchVersionBody, SaveFileBody, UploadFileBody } from './epilot.dto';
 import { epilotMeta, FILE_TYPES, fileTypeOf, toFileEntity, type EpilotFile, type EpilotMeta, type FileEntityView, type S3Ref } from './epilot.view';
@@ -392,7 +393,8 @@ export class EpilotService {
     if (!Number.isInteger(version) || version < 0) throw Errors.badRequest('version must be a whole number from 0 (the newest)', { field: 'version' });
     const chosen = versions[version];
     if (!chosen) throw Errors.notFound(`Version ${version} of file`, file.id);
-    refuseQuarantined(file, chosen.storageKey, `Version ${version} of file ${file.id}`);
+    const refusal = quarantinedKeyRefusal(`Version ${version} of file ${file.id}`, file.status, chosen.storageKey);
+    if (refusal) throw refusal;
     return { key: chosen.storageKey, filename: chosen.originalFilename, mime: chosen.mime };
   }
 
@@ -431,7 +433,8 @@ export class EpilotService {
     const version = file.versions.find((v) => v.storageKey === ref.key);
     // The s3ref of an upload (its staging key) names the bytes the file serves now; the staging key itself never is.
     const servedKey = version || file.storageKey === ref.key ? ref.key : file.storageKey;
-    refuseQuarantined(file, servedKey, `Object ${ref.key}`);
+    const refusal = quarantinedKeyRefusal(`Object ${ref.key}`, file.status, servedKey);
+    if (refusal) throw refusal;
     return { file, version, servedKey };
   }
 
@@ -594,13 +597,4 @@ function previewRequest(query: PreviewQuery, mime: string | null) {
   const format = /png|gif|webp|svg|avif|tiff/.test(mime ?? '') ? ('png' as const) : ('jpeg' as const);
   const width = query.w ?? (query.h === undefined ? 512 : undefined);
   return { width, height: query.h, format, fit: 'inside' as const };
-}
-
-/**
- * An older version's bytes may be quarantined while the file is READY on newer ones (another record on the same bytes
- * was found infected): those are never served, whichever path names them. (A QUARANTINED file is refused by every
- * path with its own signature.)
- */
-function refuseQuarantined(file: EpilotFile, key: string, what: string): void {
-  if (file.status !== 'QUARANTINED' && StorageLocator.isQuarantined(key)) throw new AppError('FORBIDDEN', `${what} is quarantined: the same content was found infected`);
 }
