@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { copyFile, mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -10,29 +10,29 @@ import { PGlite } from '@electric-sql/pglite';
 // empty cluster only: migrations still run at start, so an old seed can never hold an old schema. It is keyed by
 // the PGlite version, so an upgrade without a rebuild falls back to `initdb` instead of loading a foreign cluster.
 
-/** The installed PGlite's version (its package.json is not exported, so it is found next to the entry point). */
-async function pgliteVersion(): Promise<string> {
-  let dir = dirname(require.resolve('@electric-sql/pglite'));
-  while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
-  const pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as { version: string };
-  return pkg.version;
-}
-
-/** The project's root: the nearest folder above this file with a package.json (from src/ and from dist/ alike). */
-function projectRoot(): string {
-  let dir = __dirname;
+/** The nearest folder at or above `dir` holding a package.json. */
+function packageDir(dir: string): string {
   while (!existsSync(join(dir, 'package.json')) && dirname(dir) !== dir) dir = dirname(dir);
   return dir;
 }
 
-/** Where the seed for the installed PGlite is kept (under dist/, which the build makes and git ignores). */
-export async function pgliteSeedPath(): Promise<string> {
-  return join(projectRoot(), 'dist', 'pglite-seed', `pglite-${await pgliteVersion()}.tar.gz`);
+/** The installed PGlite's version (its package.json is not exported, so it is found next to the entry point). */
+async function pgliteVersion(): Promise<string> {
+  const pkg = JSON.parse(await readFile(join(packageDir(dirname(require.resolve('@electric-sql/pglite'))), 'package.json'), 'utf8')) as { version: string };
+  return pkg.version;
+}
+
+/** Where the seed for the installed PGlite is kept: under dist/ (which the build makes and git ignores), and its copy. */
+async function seedPaths(): Promise<{ dist: string; cache: string }> {
+  // The project's root, from src/ and from dist/ alike.
+  const root = packageDir(__dirname);
+  const name = `pglite-${await pgliteVersion()}.tar.gz`;
+  return { dist: join(root, 'dist', 'pglite-seed', name), cache: join(root, 'node_modules', '.cache', 'filehub', name) };
 }
 
 /** The seed's bytes, or undefined when the build did not make one for the installed PGlite. */
 export async function readPgliteSeed(): Promise<Blob | undefined> {
-  const path = await pgliteSeedPath();
+  const path = (await seedPaths()).dist;
   if (!existsSync(path)) return undefined;
   return new Blob([await readFile(path)]);
 }
@@ -50,13 +50,10 @@ async function writeAtomically(path: string, bytes: Buffer): Promise<void> {
  * empties dist/ each time), else by running `initdb` once.
  */
 export async function buildPgliteSeed(): Promise<{ path: string; source: 'dist' | 'cache' | 'initdb' }> {
-  const path = await pgliteSeedPath();
+  const { dist: path, cache: cached } = await seedPaths();
   if (existsSync(path)) return { path, source: 'dist' };
-  const cached = join(projectRoot(), 'node_modules', '.cache', 'filehub', `pglite-${await pgliteVersion()}.tar.gz`);
   if (existsSync(cached)) {
-    await mkdir(dirname(path), { recursive: true });
-    await copyFile(cached, `${path}.${process.pid}.partial`);
-    await rename(`${path}.${process.pid}.partial`, path);
+    await writeAtomically(path, await readFile(cached));
     return { path, source: 'cache' };
   }
   const scratch = await mkdtemp(join(tmpdir(), 'filehub-pglite-seed-'));
