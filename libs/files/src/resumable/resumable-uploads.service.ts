@@ -15,6 +15,8 @@ import { isUploadId, RESUMABLE_PREFIX, RESUMABLE_STORE, resumableStoreId, type R
 const FINISH_LEASE_MS = 30_000;
 /** How long a second finisher waits for the first one's file before answering 503 (BUSY, Retry-After). */
 const FINISH_WAIT_MS = 10_000;
+/** The end of a lease taken or renewed now. */
+const leaseUntil = () => new Date(Date.now() + FINISH_LEASE_MS);
 
 export interface ResumableCreation {
   filename: string;
@@ -105,24 +107,10 @@ export class ResumableUploadsService {
     // turn instead of reading, or removing, what the first is still turning into the file. The lease is renewed
     // while the commit runs, and runs out soon after a finisher that died.
     const token = randomUUID();
-    const leaseUntil = () => new Date(Date.now() + FINISH_LEASE_MS);
     try {
       await this.uploads.markReceived(id);
-      if (!(await this.uploads.claimFinish(id, token, new Date(), leaseUntil()))) {
-        // Someone else is on it: wait (bounded) for the file it makes, as a request waiting for tus' lock would.
-        const deadline = Date.now() + FINISH_WAIT_MS;
-        for (;;) {
-          const done = await this.files.findForTenant(tenantId, id);
-          if (done) return done;
-          if (Date.now() >= deadline) {
-            throw new AppError('BUSY', `Upload ${id} is being made a file by another request; ask again in a moment`, { retryAfterSeconds: 2 });
-          }
-          await new Promise((resolve) => setTimeout(resolve, 200));
-          // The other finisher gave up (an outage, a refusal): our turn, or nothing left to do.
-          if (await this.uploads.claimFinish(id, token, new Date(), leaseUntil())) break;
-          if (!(await this.uploads.findById(id))) throw Errors.notFound('Upload', id);
-        }
-      }
+      const other = await this.awaitTurn(id, tenantId, token);
+      if (other) return other;
     } catch (error) {
       if (unavailableDependency(error)) throw new ResumableCommitPending(id, Number(upload.size), error);
       throw error;
@@ -156,6 +144,25 @@ export class ResumableUploadsService {
       this.logger.warn(`Upload ${id} is file ${id}, but its tus data could not be removed: ${String(error)}`);
     });
     return file;
+  }
+
+  /**
+   * Takes the finish lease for `token`; while another finisher holds it, waits (bounded, as a request waiting for
+   * tus' lock would) for the file it makes. Returns that file, or undefined once the lease is ours (the other one
+   * gave up: an outage, a refusal). BUSY when the wait runs out, not found when the upload was removed meanwhile.
+   */
+  private async awaitTurn(id: string, tenantId: string, token: string): Promise<FileRow | undefined> {
+    const deadline = Date.now() + FINISH_WAIT_MS;
+    while (!(await this.uploads.claimFinish(id, token, new Date(), leaseUntil()))) {
+      const done = await this.files.findForTenant(tenantId, id);
+      if (done) return done;
+      if (!(await this.uploads.findById(id))) throw Errors.notFound('Upload', id);
+      if (Date.now() >= deadline) {
+        throw new AppError('BUSY', `Upload ${id} is being made a file by another request; ask again in a moment`, { retryAfterSeconds: 2 });
+      }
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    return undefined;
   }
 
   private async commit(upload: ResumableUpload, owner: Principal): Promise<FileRow> {
