@@ -1,38 +1,16 @@
-import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createWriteStream, existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classicPdf } from '@app/media/testing/media-fixtures';
+import { CLI, runCli } from './support/cli';
 import { startTestApp, type TestApp } from './support/test-app';
 
 // The CLI (apps/cli), run as users run it: the built binary, under a pseudo-terminal (util-linux `script`) where
 // it draws progress bars, and through pipes where it prints JSON.
 
-const CLI = join(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
 const MB = 1024 * 1024;
-
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], env: Record<string, string>, options: { tty?: boolean } = {}): Promise<Run> {
-  const quoted = [process.execPath, CLI, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  // `script` gives the CLI a terminal (so it draws bars) and returns its exit code (-e).
-  const [command, argv] = options.tty ? ['script', ['-q', '-e', '-c', quoted, '/dev/null']] : [process.execPath, [CLI, ...args]];
-  return new Promise((resolve, reject) => {
-    const child = spawn(command, argv, { env: { ...process.env, ...env, COLUMNS: '120' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 describe('filehub CLI', () => {
   let app: TestApp;

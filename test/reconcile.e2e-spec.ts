@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
@@ -8,24 +7,11 @@ import sharp from 'sharp';
 import { LifecycleSweepJob, ReconcileKeySpaces, type ReconcileReport } from '@app/files';
 import { S3StorageDriver, STORAGE_DRIVER, StorageLocator, type StorageDriver } from '@app/storage';
 import { waitForStartupSweeps } from './support/startup-sweeps';
+import { CLI, runCli } from './support/cli';
 import { startTestApp, type TestApp } from './support/test-app';
 
 // The reconciler: every kind of inconsistency made by hand behind the service's back, then the admin command's
 // dry run, the CLI's repair, and a clean report. Both profiles (local disk and MinIO).
-
-const CLI = join(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
-
-function runCli(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env, COLUMNS: '160' }, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
 
 async function upload(app: TestApp, token: string, bytes: Buffer, name: string): Promise<string> {
   const form = new FormData();
@@ -163,15 +149,15 @@ describe('reconciler', () => {
 
     // The CLI: a readable table; exit code 5 while inconsistencies remain.
     const env = { FILEHUB_URL: app.url, FILEHUB_TOKEN: admin };
-    const table = await runCli(['reconcile'], env);
+    const table = await runCli(['reconcile'], env, { columns: 160 });
     expect(table.stderr).toBe('');
     expect(table.code).toBe(5);
     expect(table.stdout).toMatch(/records with no object\s+1\s+0\s+0\s+/);
     expect(table.stdout).toContain('6 inconsistencies found (dry run: run with --repair to fix)');
-    expect((await runCli(['reconcile'], { ...env, FILEHUB_TOKEN: user })).code).toBe(2);
+    expect((await runCli(['reconcile'], { ...env, FILEHUB_TOKEN: user }, { columns: 160 })).code).toBe(2);
 
     // Repair through the CLI.
-    const repaired = await runCli(['--json', 'reconcile', '--repair'], env);
+    const repaired = await runCli(['--json', 'reconcile', '--repair'], env, { columns: 160 });
     expect(repaired.code).toBe(0);
     const report = JSON.parse(repaired.stdout) as ReconcileReport;
     expect(report.repair).toBe(true);
@@ -196,7 +182,7 @@ describe('reconciler', () => {
     // And then: consistent. The CLI says so and exits 0.
     const clean = await reconcile(app, admin, false);
     expect(clean.body.total).toBe(0);
-    const after = await runCli(['reconcile'], env);
+    const after = await runCli(['reconcile'], env, { columns: 160 });
     expect(after.code).toBe(0);
     expect(after.stdout).toContain('consistent: no object without a record, no record without an object');
     if (multipart) {
