@@ -1,5 +1,6 @@
 import { classicPdf } from '@app/media/testing/media-fixtures';
 import { PROFILE, startTestApp, type TestApp } from './support/test-app';
+import { uploadFile } from './support/upload';
 
 // Prometheus metrics: the API's own (HTTP, queue depth, outbox), and the job metrics of whichever process runs the
 // jobs (the API in the embedded profile, the worker process in the full stack).
@@ -11,14 +12,6 @@ function sample(text: string, name: string, labels: Record<string, string> = {})
     if (want) return Number(line.slice(line.lastIndexOf(' ') + 1));
   }
   return undefined;
-}
-
-async function upload(app: TestApp, token: string, bytes: Buffer, name: string): Promise<string> {
-  const form = new FormData();
-  form.append('file', new Blob([bytes]), name);
-  const res = await fetch(`${app.url}/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
 }
 
 describe('GET /metrics', () => {
@@ -44,9 +37,9 @@ describe('GET /metrics', () => {
 
   it('counts jobs by outcome with their durations, HTTP requests by route, queue depth and the outbox backlog', async () => {
     const token = app.token({ sub: 'mia', org: 'metrics' });
-    const good = await upload(app, token, Buffer.from('%PDF-1.4\n' + 'x'.repeat(100)), 'notes.txt');
-    const pdf = await upload(app, token, classicPdf(2), 'two.pdf');
-    const corrupt = await upload(app, token, Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(2000, 0x41)]), 'broken.pdf');
+    const good = await uploadFile(app, token, Buffer.from('%PDF-1.4\n' + 'x'.repeat(100)), 'notes.txt');
+    const pdf = await uploadFile(app, token, classicPdf(2), 'two.pdf');
+    const corrupt = await uploadFile(app, token, Buffer.concat([Buffer.from('%PDF-1.7\n'), Buffer.alloc(2000, 0x41)]), 'broken.pdf');
     await app.waitForStatus(good, token, ['READY', 'FAILED']);
     await app.waitForStatus(pdf, token, ['READY']);
     expect((await app.waitForStatus(corrupt, token, ['READY', 'FAILED'])).status).toBe('FAILED');

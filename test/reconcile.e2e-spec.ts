@@ -9,17 +9,10 @@ import { S3StorageDriver, STORAGE_DRIVER, StorageLocator, type StorageDriver } f
 import { waitForStartupSweeps } from './support/startup-sweeps';
 import { CLI, runCli } from './support/cli';
 import { startTestApp, type TestApp } from './support/test-app';
+import { uploadFile } from './support/upload';
 
 // The reconciler: every kind of inconsistency made by hand behind the service's back, then the admin command's
 // dry run, the CLI's repair, and a clean report. Both profiles (local disk and MinIO).
-
-async function upload(app: TestApp, token: string, bytes: Buffer, name: string): Promise<string> {
-  const form = new FormData();
-  form.append('file', new Blob([bytes]), name);
-  const res = await fetch(`${app.url}/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  expect(res.status).toBe(201);
-  return ((await res.json()) as { id: string }).id;
-}
 
 async function reconcile(app: TestApp, token: string, repair: boolean): Promise<{ status: number; body: ReconcileReport & { message?: string } }> {
   const res = await fetch(`${app.url}/admin/reconcile`, {
@@ -58,7 +51,7 @@ describe('reconciler', () => {
     expect(baseline.body.total).toBe(0);
 
     // 1. A READY file whose object was deleted behind the API's back.
-    const lost = await upload(app, user, randomBytes(2048), 'lost.bin');
+    const lost = await uploadFile(app, user, randomBytes(2048), 'lost.bin');
     await app.waitForStatus(lost, user, ['READY']);
     const lostRow = await app.db.file.findUniqueOrThrow({ where: { id: lost } });
     await storage.delete(lostRow.storageKey);
@@ -71,7 +64,7 @@ describe('reconciler', () => {
 
     // 3. A thumbnail of a purged file: the purge removed file and thumbnails, then a late job wrote one again.
     const image = await sharp({ create: { width: 320, height: 200, channels: 3, background: '#2040a0' } }).png().toBuffer();
-    const purged = await upload(app, user, image, 'purged.png');
+    const purged = await uploadFile(app, user, image, 'purged.png');
     await app.waitForStatus(purged, user, ['READY']);
     const purgedRow = await app.db.file.findUniqueOrThrow({ where: { id: purged } });
     await app.db.file.update({ where: { id: purged }, data: { deletedAt: new Date(Date.now() - 1000) } });
@@ -81,7 +74,7 @@ describe('reconciler', () => {
     await storage.put(lateThumb, Buffer.from('a thumbnail nobody will ever serve'));
 
     // 4. A live image whose thumbnail object vanished (its row stays).
-    const thumbed = await upload(app, user, await sharp({ create: { width: 300, height: 300, channels: 3, background: '#a02040' } }).png().toBuffer(), 'thumbed.png');
+    const thumbed = await uploadFile(app, user, await sharp({ create: { width: 300, height: 300, channels: 3, background: '#a02040' } }).png().toBuffer(), 'thumbed.png');
     await app.waitForStatus(thumbed, user, ['READY']);
     const [gone] = await app.db.thumbnail.findMany({ where: { fileId: thumbed }, orderBy: { variant: 'asc' } });
     await storage.delete(gone!.storageKey);

@@ -10,6 +10,7 @@ import { EICAR, EICAR_SIGNATURE, startClamd, stopClamd, versionedClamd, type Cla
 import { gql } from './support/graphql';
 import { startTestApp, type TestApp } from './support/test-app';
 import { waitFor } from './support/wait';
+import { uploadFile } from './support/upload';
 
 // Virus scanning against a real clamd (Debian's clamav-daemon) started by the suite with an EICAR signature of
 // its own: every upload is streamed to clamd before it may become READY; infected files end QUARANTINED and no
@@ -17,15 +18,6 @@ import { waitFor } from './support/wait';
 
 const APP_SECRET = 'scanning-app-secret-0123456789';
 const QUARANTINED_MESSAGE = `quarantined: infected with ${EICAR_SIGNATURE}`;
-
-async function uploadRest(app: TestApp, token: string, bytes: Buffer, filename: string): Promise<string> {
-  const form = new FormData();
-  form.append('file', new Blob([bytes], { type: 'application/octet-stream' }), filename);
-  const res = await fetch(`${app.url}/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  const body = (await res.json()) as { id: string; message?: string };
-  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${body.message}`);
-  return body.id;
-}
 
 async function call(app: TestApp, method: string, path: string, token?: string, body?: unknown) {
   const res = await fetch(`${app.url}${path}`, {
@@ -114,7 +106,7 @@ describe('virus scanning with clamd', () => {
 
   it('scans a clean upload before it becomes READY, then serves it', async () => {
     const bytes = Buffer.from('just some clean words\n'.repeat(1000));
-    const id = await uploadRest(app, owner, bytes, 'clean.txt');
+    const id = await uploadFile(app, owner, bytes, 'clean.txt');
     const file = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
     expect(file).toMatchObject({ status: 'READY', failureReason: null });
     const row = await app.db.file.findUniqueOrThrow({ where: { id } });
@@ -147,7 +139,7 @@ describe('virus scanning with clamd', () => {
 
   it('quarantines an EICAR upload with the signature, and no download path serves it', async () => {
     // The test string inside other bytes: the signature matches anywhere in the stream.
-    const id = await uploadRest(app, owner, Buffer.concat([Buffer.from('report header\n'), Buffer.from(EICAR), Buffer.from('\ntrailer\n')]), 'invoice.txt');
+    const id = await uploadFile(app, owner, Buffer.concat([Buffer.from('report header\n'), Buffer.from(EICAR), Buffer.from('\ntrailer\n')]), 'invoice.txt');
     const file = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
     expect(file).toMatchObject({ status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
     const row = await app.db.file.findUniqueOrThrow({ where: { id } });
@@ -224,7 +216,7 @@ describe('virus scanning with clamd', () => {
 
   it(`fails a file larger than clamd's StreamMaxLength (the default policy), never READY unscanned`, async () => {
     const bytes = randomBytes(clamd.streamMaxBytes + 512 * 1024);
-    const id = await uploadRest(app, owner, bytes, 'big.bin');
+    const id = await uploadFile(app, owner, bytes, 'big.bin');
     const file = await app.waitForStatus(id, owner, ['READY', 'FAILED', 'QUARANTINED']);
     expect(file.status).toBe('FAILED');
     expect(file.failureReason).toMatch(/^Not scanned for viruses: clamd refused to scan the whole file \(INSTREAM size limit exceeded.*StreamMaxLength\)$/);
@@ -242,7 +234,7 @@ describe('virus scanning with clamd', () => {
       checks: { database: { status: 'up' }, storage: { status: 'up' }, queue: { status: 'up' }, scanner: { status: 'down', address: clamd.address, error: expect.stringContaining('ECONNREFUSED') } },
     });
     const errorsBefore = await processErrors(app);
-    const id = await uploadRest(app, owner, Buffer.from('uploaded while the scanner is down'), 'waiting.txt');
+    const id = await uploadFile(app, owner, Buffer.from('uploaded while the scanner is down'), 'waiting.txt');
     // The first attempt has failed and is waiting for its retry.
     for (let i = 0; (await processErrors(app)) <= errorsBefore; i++) {
       if (i > 300) throw new Error('file.process never ran');
@@ -287,13 +279,13 @@ describe('virus scanning: files over CLAMAV_MAX_STREAM_BYTES with CLAMAV_OVERSIZ
 
   it('lets an oversized file become READY unscanned, while smaller ones are still scanned', async () => {
     const token = app.token({ sub: 'ursula', org: 'allow-org' });
-    const big = await uploadRest(app, token, Buffer.concat([Buffer.alloc(8192, 'a'), Buffer.from(EICAR)]), 'big-unscanned.txt');
+    const big = await uploadFile(app, token, Buffer.concat([Buffer.alloc(8192, 'a'), Buffer.from(EICAR)]), 'big-unscanned.txt');
     expect(await app.waitForStatus(big, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
     const bigRow = await app.db.file.findUniqueOrThrow({ where: { id: big } });
     expect(bigRow.scannedAt).toBeNull();
     expect(bigRow.scannedWith).toBeNull();
 
-    const small = await uploadRest(app, token, Buffer.from(EICAR), 'small.txt');
+    const small = await uploadFile(app, token, Buffer.from(EICAR), 'small.txt');
     expect(await app.waitForStatus(small, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'QUARANTINED' });
   });
 });
@@ -321,18 +313,18 @@ describe('virus scanning: verdicts reused for identical bytes scanned by the sam
     const infected = Buffer.concat([randomBytes(1024), Buffer.from(EICAR)]);
     const settle = (id: string, token: string) => app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED']);
 
-    expect(await settle(await uploadRest(app, alice, clean, 'a.bin'), alice)).toMatchObject({ status: 'READY' });
-    expect(await settle(await uploadRest(app, alice, infected, 'b.bin'), alice)).toMatchObject({ status: 'QUARANTINED' });
+    expect(await settle(await uploadFile(app, alice, clean, 'a.bin'), alice)).toMatchObject({ status: 'READY' });
+    expect(await settle(await uploadFile(app, alice, infected, 'b.bin'), alice)).toMatchObject({ status: 'QUARANTINED' });
     expect(proxy.scans).toBe(2);
     // The same bytes again, in another organization: the verdicts are reused, nothing is streamed.
-    expect(await settle(await uploadRest(app, bob, clean, 'a-again.bin'), bob)).toMatchObject({ status: 'READY' });
-    const again = await uploadRest(app, bob, infected, 'b-again.bin');
+    expect(await settle(await uploadFile(app, bob, clean, 'a-again.bin'), bob)).toMatchObject({ status: 'READY' });
+    const again = await uploadFile(app, bob, infected, 'b-again.bin');
     expect(await settle(again, bob)).toMatchObject({ status: 'QUARANTINED', failureReason: `Quarantined: infected with ${EICAR_SIGNATURE}` });
     expect((await call(app, 'GET', `/files/${again}/download-url`, bob)).status).toBe(403);
     expect(proxy.scans).toBe(2);
     // New signatures (freshclam): the database version changes and the bytes are scanned again.
     proxy.version = 'ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026';
-    const rescanned = await uploadRest(app, alice, clean, 'a-new-db.bin');
+    const rescanned = await uploadFile(app, alice, clean, 'a-new-db.bin');
     expect(await settle(rescanned, alice)).toMatchObject({ status: 'READY' });
     expect(proxy.scans).toBe(3);
     expect((await app.db.file.findUniqueOrThrow({ where: { id: rescanned } })).scannedWith).toBe('ClamAV 1.4.6/28000/Fri Nov 27 07:00:00 2026');
@@ -377,11 +369,11 @@ describe('virus scanning: rescans after a signature update', () => {
     expect((await call(app, 'GET', '/health')).body.checks.scanner).toMatchObject({ status: 'up', database: 27999, databaseDate: 'Thu Nov 26 07:00:00 2026' });
 
     // Scanned clean by a database that does not know the signature yet; the same bytes twice share one object.
-    const first = await uploadRest(app, olga, infected, 'figures.txt');
+    const first = await uploadFile(app, olga, infected, 'figures.txt');
     expect(await settle(first, olga)).toMatchObject({ status: 'READY' });
-    const twin = await uploadRest(app, carl, infected, 'figures-copy.txt');
+    const twin = await uploadFile(app, carl, infected, 'figures-copy.txt');
     expect(await settle(twin, carl)).toMatchObject({ status: 'READY' });
-    const clean = await uploadRest(app, olga, Buffer.from('nothing to see here\n'), 'clean.txt');
+    const clean = await uploadFile(app, olga, Buffer.from('nothing to see here\n'), 'clean.txt');
     expect(await settle(clean, olga)).toMatchObject({ status: 'READY' });
     const oldKey = (await row(first)).storageKey;
     expect((await row(twin)).storageKey).toBe(oldKey);
@@ -485,7 +477,7 @@ describe('without CLAMAV_ADDRESS', () => {
 
   it('does not scan: the EICAR string is just bytes and becomes READY', async () => {
     const token = app.token({ sub: 'nina', org: 'no-scan' });
-    const id = await uploadRest(app, token, Buffer.from(EICAR), 'eicar.txt');
+    const id = await uploadFile(app, token, Buffer.from(EICAR), 'eicar.txt');
     expect(await app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
     expect((await app.db.file.findUniqueOrThrow({ where: { id } })).scannedAt).toBeNull();
   });
@@ -493,7 +485,7 @@ describe('without CLAMAV_ADDRESS', () => {
   it('keeps a quarantined file quarantined on reprocess: only a clean scan releases it, and none runs here', async () => {
     // Quarantined while scanning was on (its bytes moved to quarantine/); scanning has since been turned off.
     const token = app.token({ sub: 'nina', org: 'no-scan' });
-    const id = await uploadRest(app, token, Buffer.from(EICAR), 'was-infected.txt');
+    const id = await uploadFile(app, token, Buffer.from(EICAR), 'was-infected.txt');
     expect(await app.waitForStatus(id, token, ['READY', 'FAILED', 'QUARANTINED'])).toMatchObject({ status: 'READY' });
     const storage = app.get<StorageDriver>(STORAGE_DRIVER);
     const { storageKey } = await app.db.file.findUniqueOrThrow({ where: { id } });
@@ -532,7 +524,7 @@ describe('virus scanning: a clamd that takes the connection and never answers', 
   it('keeps the file PROCESSING (unserved) when every attempt times out: an outage, not a verdict', async () => {
     const token = app.token({ sub: 'sid', org: 'silent-org' });
     const errorsBefore = await processErrors(app);
-    const id = await uploadRest(app, token, Buffer.from('nobody is listening'), 'silent.txt');
+    const id = await uploadFile(app, token, Buffer.from('nobody is listening'), 'silent.txt');
     for (let i = 0; (await processErrors(app)) < errorsBefore + RETRY_POLICY.attempts; i++) {
       if (i > 600) throw new Error('the retries never ran out');
       await new Promise((r) => setTimeout(r, 100));

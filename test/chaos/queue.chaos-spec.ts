@@ -6,19 +6,11 @@ import { waitForStartupSweeps } from '../support/startup-sweeps';
 import { waitFor } from '../support/wait';
 import { startTestApp, type TestApp } from '../support/test-app';
 import { ChaosMinio, ChaosPostgres, ChaosRedis, chaosEnv, useChaosEnv } from './support/services';
+import { uploadFile } from '../support/upload';
 
 // The job pipeline losing its footing: the worker SIGKILLed mid-job and Redis killed (without persistence, so every
 // job it held is gone) while files are queued, running and still arriving. Every file still reaches READY, once.
 // test/faults.e2e-spec.ts covers the gentler cases (a worker killed alone; Redis down before the uploads arrive).
-
-async function upload(app: TestApp, token: string, bytes: Buffer, name: string): Promise<string> {
-  const form = new FormData();
-  form.append('file', new Blob([bytes], { type: 'image/jpeg' }), name);
-  const res = await fetch(`${app.url}/files`, { method: 'POST', headers: { authorization: `Bearer ${token}` }, body: form });
-  const body = (await res.json()) as { id: string; message?: string };
-  if (res.status !== 201) throw new Error(`upload answered ${res.status}: ${body.message}`);
-  return body.id;
-}
 
 describe('chaos: worker and Redis killed while jobs are queued and running', () => {
   let pg: ChaosPostgres;
@@ -49,7 +41,7 @@ describe('chaos: worker and Redis killed while jobs are queued and running', () 
       .toBuffer();
     const distinct = (i: number) => Buffer.concat([photo, Buffer.from(`#${i}`)]);
     const ids: string[] = [];
-    for (let i = 0; i < 10; i++) ids.push(await upload(app, token, distinct(i), `photo-${i}.jpg`));
+    for (let i = 0; i < 10; i++) ids.push(await uploadFile(app, token, distinct(i), `photo-${i}.jpg`, 'image/jpeg'));
 
     // Jobs running and waiting in Redis: then Redis is killed, losing them all (and the job schedulers) while the
     // worker keeps running and reconnects by itself.
@@ -62,7 +54,7 @@ describe('chaos: worker and Redis killed while jobs are queued and running', () 
     probe.disconnect();
     await redis.stopServer();
     // Files keep arriving meanwhile; their jobs wait in the outbox.
-    for (let i = 10; i < 14; i++) ids.push(await upload(app, token, distinct(i), `photo-${i}.jpg`));
+    for (let i = 10; i < 14; i++) ids.push(await uploadFile(app, token, distinct(i), `photo-${i}.jpg`, 'image/jpeg'));
     await redis.startServer();
     for (const id of ids) {
       const file = await app.waitForStatus(id, token, ['READY', 'FAILED'], 120_000);
@@ -70,7 +62,7 @@ describe('chaos: worker and Redis killed while jobs are queued and running', () 
     }
 
     // Then the worker SIGKILLed while a job runs, and started again.
-    for (let i = 14; i < 20; i++) ids.push(await upload(app, token, distinct(i), `photo-${i}.jpg`));
+    for (let i = 14; i < 20; i++) ids.push(await uploadFile(app, token, distinct(i), `photo-${i}.jpg`, 'image/jpeg'));
     const probe2 = new Redis(redis.url, { maxRetriesPerRequest: null });
     const queue2 = new Queue('jobs', { connection: probe2, prefix: app.config.queue.prefix });
     await waitFor(async () => (await queue2.getActiveCount()) > 0, 30_000, 'a job running', { ignoreErrors: true });
